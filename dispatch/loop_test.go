@@ -1,0 +1,244 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// wedgeable is a cycle that blocks, ignoring its context like a hung await,
+// while wedged is set; it counts its runs and how many ran at once.
+type wedgeable struct {
+	loop       *Loop
+	runs       atomic.Int64
+	concurrent atomic.Int64
+	maxConc    atomic.Int64
+	wedged     atomic.Bool
+	release    chan struct{} // closed to let a wedged cycle return
+	entered    chan struct{}
+}
+
+// unwedge lets the wedged cycle return and later cycles run through.
+func (w *wedgeable) unwedge() {
+	w.wedged.Store(false)
+	close(w.release)
+}
+
+func (w *wedgeable) cycle(ctx context.Context) error {
+	n := w.concurrent.Add(1)
+	defer w.concurrent.Add(-1)
+	if n > w.maxConc.Load() {
+		w.maxConc.Store(n)
+	}
+	w.runs.Add(1)
+	w.loop.SetPhase("inbox")
+	if w.wedged.Load() {
+		select {
+		case w.entered <- struct{}{}:
+		default:
+		}
+		<-w.release
+	}
+	return nil
+}
+
+func newWedgeable(t *testing.T, opts Options) *wedgeable {
+	t.Helper()
+	w := &wedgeable{release: make(chan struct{}), entered: make(chan struct{}, 1)}
+	w.wedged.Store(true)
+	if opts.Interval == 0 {
+		opts.Interval = time.Millisecond
+	}
+	if opts.WatchdogInterval == 0 {
+		opts.WatchdogInterval = time.Hour // tests call Check themselves
+	}
+	l, err := NewLoop(w.cycle, opts)
+	require.NoError(t, err)
+	w.loop = l
+	return w
+}
+
+func TestLoopRecordsEachCycle(t *testing.T) {
+	t.Parallel()
+	var loop *Loop
+	var sawInFlight atomic.Bool
+	var cycles atomic.Int64
+	loop, err := NewLoop(func(ctx context.Context) error {
+		h := loop.Health()
+		sawInFlight.Store(h.InFlight() && !h.LastStarted.IsZero())
+		cycles.Add(1)
+		return nil
+	}, Options{Interval: time.Millisecond, WatchdogInterval: time.Hour})
+	require.NoError(t, err)
+
+	require.NoError(t, loop.Start(context.Background()))
+	eventually(t, func() bool { return cycles.Load() >= 3 }, "three cycles")
+	require.NoError(t, loop.Stop(context.Background()))
+
+	assert.True(t, sawInFlight.Load(), "the start is recorded before the cycle's work")
+	h := loop.Health()
+	assert.False(t, h.InFlight(), "the completion is recorded after it")
+	assert.False(t, h.Running)
+	assert.False(t, h.LastCompleted.Before(h.LastStarted))
+	s := loop.Stats()
+	assert.Equal(t, uint64(cycles.Load()), s.Results[ResultOK])
+	assert.Equal(t, s.Results[ResultOK], s.Count)
+	assert.Equal(t, s.Count, s.Buckets[60])
+}
+
+func TestLoopCountsErrorsAndPanicsAndGoesOn(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	var n atomic.Int64
+	loop, err := NewLoop(func(ctx context.Context) error {
+		switch n.Add(1) {
+		case 1:
+			panic("boom")
+		case 2, 3:
+			return errors.New("store unavailable")
+		}
+		return nil
+	}, Options{Interval: time.Millisecond, WatchdogInterval: time.Hour, Logger: logs.logger()})
+	require.NoError(t, err)
+
+	require.NoError(t, loop.Start(context.Background()))
+	eventually(t, func() bool { return loop.Stats().Results[ResultOK] >= 2 }, "ok cycles after the panic")
+	require.NoError(t, loop.Stop(context.Background()))
+
+	s := loop.Stats()
+	assert.Equal(t, uint64(1), s.Results[ResultPanic])
+	assert.Equal(t, uint64(2), s.Results[ResultError])
+	assert.Equal(t, 1, logs.count("poll cycle panicked"))
+	assert.Contains(t, logs.String(), "boom")
+	assert.Equal(t, 1, logs.count("poll cycle failed"), "a run of failures logs once")
+	assert.Equal(t, 1, logs.count("poll cycle succeeded again"))
+}
+
+func TestLoopWedgeReportedOnceWithPhaseAndStacks(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var logs logBuffer
+	dir := t.TempDir()
+	w := newWedgeable(t, Options{Name: "main", Clock: clock, Logger: logs.logger(), StackDumpDir: dir})
+	require.NoError(t, w.loop.Start(context.Background()))
+	<-w.entered
+
+	assert.False(t, w.loop.Check().Stale, "just started")
+	clock.Add(61 * time.Second)
+	v := w.loop.Check()
+	assert.True(t, v.Stale)
+	assert.Equal(t, "inbox", v.Phase)
+	for range 3 {
+		w.loop.Check()
+	}
+	assert.Equal(t, 1, logs.count("WEDGED: no cycle completed for 1m1s; in phase inbox"), logs.String())
+	assert.Equal(t, 1, logs.count("loop=main"+" msg=\"goroutine stacks at WEDGED written\""), logs.String())
+
+	dumps, err := filepath.Glob(filepath.Join(dir, "wedged-main-*.txt"))
+	require.NoError(t, err)
+	require.Len(t, dumps, 1)
+	stacks, err := os.ReadFile(dumps[0])
+	require.NoError(t, err)
+	assert.Contains(t, string(stacks), "(*wedgeable).cycle", "the dump shows where the cycle hangs")
+
+	w.unwedge()
+	eventually(t, func() bool { return !w.loop.Health().InFlight() }, "cycle completes")
+	assert.False(t, w.loop.Check().Stale)
+	w.loop.Check()
+	assert.Equal(t, 1, logs.count("RECOVERED"))
+	require.NoError(t, w.loop.Stop(context.Background()))
+}
+
+func TestLoopStacksGoToTheLogWithoutADirectory(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	var logs logBuffer
+	w := newWedgeable(t, Options{Clock: clock, Logger: logs.logger()})
+	require.NoError(t, w.loop.Start(context.Background()))
+	<-w.entered
+	clock.Add(2 * time.Minute)
+	w.loop.Check()
+	assert.Equal(t, 1, logs.count("goroutine stacks at WEDGED"))
+	assert.Contains(t, logs.String(), "goroutine ")
+	w.unwedge()
+	require.NoError(t, w.loop.Stop(context.Background()))
+}
+
+func TestLoopWedgeSurvivesStopAndStart(t *testing.T) {
+	t.Parallel()
+	w := newWedgeable(t, Options{})
+	require.NoError(t, w.loop.Start(context.Background()))
+	<-w.entered
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	err := w.loop.Stop(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "Stop waits for the cycle in flight, until ctx is done")
+	assert.False(t, w.loop.Health().Running)
+
+	require.NoError(t, w.loop.Start(context.Background()))
+	assert.ErrorIs(t, w.loop.Start(context.Background()), ErrRunning)
+	time.Sleep(20 * time.Millisecond) // twenty intervals
+	h := w.loop.Health()
+	assert.True(t, h.Running)
+	assert.True(t, h.InFlight(), "the old cycle is still in flight")
+	assert.Equal(t, int64(1), w.runs.Load(), "the new run waits for the wedged cycle")
+
+	w.unwedge()
+	eventually(t, func() bool { return w.runs.Load() >= 3 }, "cycles resume")
+	require.NoError(t, w.loop.Stop(context.Background()))
+	assert.Equal(t, int64(1), w.maxConc.Load(), "never two cycles at once")
+}
+
+func TestLoopStopsWithItsContext(t *testing.T) {
+	t.Parallel()
+	loop, err := NewLoop(func(context.Context) error { return nil }, Options{Interval: time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, loop.Start(ctx))
+	cancel()
+	eventually(t, func() bool { return !loop.Health().Running }, "loop stops when its context ends")
+	require.NoError(t, loop.Stop(context.Background()))
+	require.NoError(t, loop.Start(context.Background()), "and can start again")
+	require.NoError(t, loop.Stop(context.Background()))
+}
+
+func TestLoopQueueAndStuckTransitions(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	loop, err := NewLoop(func(context.Context) error { return nil }, Options{Interval: time.Hour, Logger: logs.logger()})
+	require.NoError(t, err)
+	assert.False(t, loop.Health().QueueKnown)
+
+	loop.SetQueue(3, 0)
+	for range 3 {
+		assert.True(t, loop.Check().Stuck)
+	}
+	loop.SetQueue(3, 2)
+	loop.Check()
+	loop.Check()
+	assert.Equal(t, 1, logs.count("STUCK: 3 task(s) ready, no available workers"), logs.String())
+	assert.Equal(t, 1, logs.count("RESUMED"), logs.String())
+}
+
+func TestNewLoopRejectsBadOptions(t *testing.T) {
+	t.Parallel()
+	ok := func(context.Context) error { return nil }
+	_, err := NewLoop(nil, Options{Interval: time.Second})
+	assert.Error(t, err)
+	_, err = NewLoop(ok, Options{})
+	assert.ErrorContains(t, err, "interval must be positive")
+	_, err = NewLoop(ok, Options{Interval: time.Second, StaleThreshold: -time.Second})
+	assert.ErrorContains(t, err, "must not be negative")
+	l, err := NewLoop(ok, Options{Interval: time.Second})
+	require.NoError(t, err)
+	assert.Equal(t, "dispatch", l.Name())
+	assert.Equal(t, time.Minute, Judge(l.Health()).Threshold)
+}

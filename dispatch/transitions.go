@@ -1,0 +1,94 @@
+package dispatch
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+)
+
+// Transitions logs a loop's changes of state, once per change and never per
+// tick: STUCK (warn) and RESUMED (info) for the queue, WEDGED (error) and
+// RECOVERED (info) for the loop. Feed it every verdict; it is safe for
+// concurrent use.
+type Transitions struct {
+	logger   log.Logger
+	onWedged func(Health, Verdict)
+
+	mu         sync.Mutex
+	stuck      bool
+	stuckSince time.Time
+	stale      bool
+}
+
+// NewTransitions logs to logger (which should carry the loop's name). When
+// onWedged is not nil it runs once per WEDGED transition, after the log line.
+func NewTransitions(logger log.Logger, onWedged func(Health, Verdict)) *Transitions {
+	return &Transitions{logger: logger, onWedged: onWedged}
+}
+
+// Observe compares one verdict with the previous one and logs what changed.
+// A verdict that could not judge (the health was not observed, or the queue
+// is unknown) changes nothing: not knowing is not recovering.
+func (t *Transitions) Observe(h Health, v Verdict) {
+	t.mu.Lock()
+	stuckMsg := t.queue(h, v)
+	wedged, staleMsg := t.loop(v)
+	t.mu.Unlock()
+
+	for _, m := range []logLine{stuckMsg, staleMsg} {
+		if m.logger != nil {
+			_ = m.logger.Log(m.kv...)
+		}
+	}
+	if wedged && t.onWedged != nil {
+		t.onWedged(h, v)
+	}
+}
+
+type logLine struct {
+	logger log.Logger
+	kv     []any
+}
+
+func (t *Transitions) queue(h Health, v Verdict) logLine {
+	if !h.Observed || !h.QueueKnown || v.Stuck == t.stuck {
+		return logLine{}
+	}
+	t.stuck = v.Stuck
+	if v.Stuck {
+		t.stuckSince = h.Now
+		return logLine{level.Warn(t.logger), []any{"msg", fmt.Sprintf(
+			"STUCK: %d task(s) ready, no available workers; register or enable a worker", h.ReadyUnassignedTasks)}}
+	}
+	return logLine{level.Info(t.logger), []any{"msg", fmt.Sprintf(
+		"RESUMED: queue no longer stuck after %s: %d task(s) ready, %d available worker(s)",
+		roundAge(h.Now.Sub(t.stuckSince)), h.ReadyUnassignedTasks, h.AvailableWorkers)}}
+}
+
+func (t *Transitions) loop(v Verdict) (bool, logLine) {
+	if !v.Judged || v.Stale == t.stale {
+		return false, logLine{}
+	}
+	t.stale = v.Stale
+	if v.Stale {
+		return true, logLine{level.Error(t.logger), []any{
+			"msg", "WEDGED: " + wedgedSummary(v), "reason", v.Reason,
+			"fix", "restart the daemon's process; stopping and starting the loop does not clear a wedge"}}
+	}
+	return false, logLine{level.Info(t.logger), []any{"msg", "RECOVERED: loop no longer stale", "reason", v.Reason}}
+}
+
+// wedgedSummary is the banner's sentence: "no cycle completed for D; in phase P".
+func wedgedSummary(v Verdict) string {
+	s := "no cycle completed for " + roundAge(v.SinceCompleted).String()
+	if v.SinceCompleted == 0 {
+		s = "no cycle completed"
+	}
+	if v.Phase != "" {
+		s += "; in phase " + v.Phase
+	}
+	return s
+}
