@@ -1,0 +1,47 @@
+package smithy
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch"
+)
+
+// FuzzDecode feeds arbitrary bodies to the decoder and whatever it accepts
+// to a Tracker and Judge: nothing may panic, and whatever is accepted must
+// survive a round trip through JSON unchanged in meaning.
+func FuzzDecode(f *testing.F) {
+	for _, body := range samples(f) {
+		f.Add(body)
+	}
+	f.Add([]byte(`{"isRunning":true,"available":true,"health":{"readyUnassignedTasks":"3"}}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		st, err := Decode(body)
+		if err != nil {
+			return
+		}
+		tr := NewTracker(0)
+		o := tr.Observe(st, ours)
+		if o.Health != nil {
+			_ = dispatch.Judge(*o.Health)
+		}
+		o = tr.Fail(false, ours.Add(time.Minute))
+		if o.Health != nil {
+			_ = dispatch.Judge(*o.Health)
+		}
+
+		again, err := json.Marshal(st)
+		if err != nil {
+			t.Fatalf("accepted body does not re-encode: %v", err)
+		}
+		st2, err := Decode(again)
+		if err != nil {
+			t.Fatalf("re-encoded body %s does not decode: %v", again, err)
+		}
+		if *st2.IsRunning != *st.IsRunning || *st2.Available != *st.Available || st2.Interval() != st.Interval() {
+			t.Fatalf("round trip changed the status: %s", again)
+		}
+	})
+}
