@@ -141,8 +141,11 @@ func (t *Tracker) health(st *Status, at time.Time) (dispatch.Health, []string) {
 		h.Threshold = st.Threshold()
 	}
 	r := st.Health
-	if r == nil || !*st.Available {
+	if !*st.Available {
 		return h, nil
+	}
+	if r == nil {
+		return h, []string{"health missing (the daemon could not compute it): staleness and queue not judged"}
 	}
 	var notes []string
 	h.Observed = true

@@ -1,0 +1,115 @@
+// Package collector holds the Prometheus collectors of dispatch_exporter:
+// LoopCollector reads dispatch.Loops in process, Target reads a remote
+// daemon's status endpoint. Both emit the same metric families from the same
+// descriptors, so dashboards and alerts serve either.
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch"
+)
+
+// Namespace prefixes every metric of a dispatch loop.
+const Namespace = "dispatch"
+
+// LoopLabel names the label that tells loops apart.
+const LoopLabel = "loop"
+
+// descs are the descriptors of a dispatch loop's metrics, declared once and
+// shared by both sources so their output cannot drift.
+type descs struct {
+	up, running, lastStarted, lastCompleted, inFlight, stale,
+	threshold, interval, stuck, ready, workers, cycles, cycleDuration *prometheus.Desc
+}
+
+func newDesc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, append([]string{LoopLabel}, labels...), nil)
+}
+
+func newDescs() *descs {
+	return &descs{
+		up: newDesc("up",
+			"1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the latest status request succeeded and parsed."),
+		running: newDesc("daemon_running",
+			"1 when the dispatch loop is started (smithy's isRunning), 0 when stopped."),
+		lastStarted: newDesc("poll_last_started_seconds",
+			"Unix time the latest poll cycle started, on the daemon's clock; absent until a cycle has started."),
+		lastCompleted: newDesc("poll_last_completed_seconds",
+			"Unix time the latest poll cycle completed (successfully or not), on the daemon's clock; absent until a cycle has completed."),
+		inFlight: newDesc("poll_in_flight",
+			"1 while a poll cycle runs: it started and has not completed since."),
+		stale: newDesc("poll_stale",
+			"1 when the loop is judged wedged: running, and no cycle has completed (or the cycle in flight started) more than the stale threshold ago, counting from no earlier than the start of the current run."),
+		threshold: newDesc("poll_stale_threshold_seconds",
+			"Staleness threshold in force: configured, or max(60s, 10 x poll interval)."),
+		interval: newDesc("poll_interval_seconds",
+			"Configured interval between the starts of two poll cycles."),
+		stuck: newDesc("stuck_queue",
+			"1 when ready tasks wait and no worker can take them (ready_unassigned_tasks > 0 and available_workers == 0)."),
+		ready: newDesc("ready_unassigned_tasks",
+			"Ready tasks with no assignee."),
+		workers: newDesc("available_workers",
+			"Workers registered, enabled and not terminated; busy ones count."),
+		cycles: newDesc("poll_cycles_total",
+			"Poll cycles finished, by result: ok, error (the cycle returned an error) or panic (recovered).", "result"),
+		cycleDuration: newDesc("poll_cycle_duration_seconds",
+			"Duration of finished poll cycles."),
+	}
+}
+
+func (d *descs) describe(ch chan<- *prometheus.Desc) {
+	for _, desc := range []*prometheus.Desc{d.up, d.running, d.lastStarted, d.lastCompleted, d.inFlight,
+		d.stale, d.threshold, d.interval, d.stuck, d.ready, d.workers, d.cycles, d.cycleDuration} {
+		ch <- desc
+	}
+}
+
+// sample is what one scrape knows of one loop, whatever its source.
+type sample struct {
+	loop   string
+	up     bool
+	health *dispatch.Health // nil: nothing known of the loop
+	stats  *dispatch.CycleStats
+}
+
+// collect turns a sample and its verdict into metrics. Nothing is exported
+// that was not observed: no timestamp before the first cycle, no queue while
+// it is unknown, no verdict without health.
+func (d *descs) collect(ch chan<- prometheus.Metric, s sample, v dispatch.Verdict) {
+	gauge := func(desc *prometheus.Desc, value float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, value, append([]string{s.loop}, labels...)...)
+	}
+	gauge(d.up, boolValue(s.up))
+	if st := s.stats; st != nil {
+		for _, r := range dispatch.Results() {
+			ch <- prometheus.MustNewConstMetric(d.cycles, prometheus.CounterValue, float64(st.Results[r]), s.loop, r.String())
+		}
+		ch <- prometheus.MustNewConstHistogram(d.cycleDuration, st.Count, st.SumSeconds, st.Buckets, s.loop)
+	}
+	h := s.health
+	if h == nil {
+		return
+	}
+	gauge(d.running, boolValue(h.Running))
+	gauge(d.threshold, v.Threshold.Seconds())
+	if h.Interval > 0 {
+		gauge(d.interval, h.Interval.Seconds())
+	}
+	if !h.Observed {
+		return
+	}
+	if !h.LastStarted.IsZero() {
+		gauge(d.lastStarted, unixSeconds(h.LastStarted))
+	}
+	if !h.LastCompleted.IsZero() {
+		gauge(d.lastCompleted, unixSeconds(h.LastCompleted))
+	}
+	gauge(d.inFlight, boolValue(h.InFlight()))
+	gauge(d.stale, boolValue(v.Stale))
+	if h.QueueKnown {
+		gauge(d.stuck, boolValue(v.Stuck))
+		gauge(d.ready, float64(h.ReadyUnassignedTasks))
+		gauge(d.workers, float64(h.AvailableWorkers))
+	}
+}

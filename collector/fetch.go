@@ -1,0 +1,111 @@
+package collector
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch/smithy"
+)
+
+// The reasons of dispatch_status_request_failures_total.
+const (
+	ReasonTimeout    = "timeout"     // no answer within the timeout
+	ReasonConnect    = "connect"     // refused, unresolvable, unreachable
+	ReasonTLS        = "tls"         // handshake or certificate failure
+	ReasonHTTPStatus = "http_status" // answered, but not 2xx
+	ReasonDecode     = "decode"      // the body is not a status
+	ReasonTooLarge   = "too_large"   // the body exceeds the cap
+	ReasonOther      = "other"       // anything else (connection reset, ...)
+)
+
+// FailureReasons lists every reason, so counters start at 0.
+func FailureReasons() []string {
+	return []string{ReasonTimeout, ReasonConnect, ReasonTLS, ReasonHTTPStatus, ReasonDecode, ReasonTooLarge, ReasonOther}
+}
+
+// DefaultMaxBodyBytes caps a status body: smithy's are under 1 KiB.
+const DefaultMaxBodyBytes = 1 << 20
+
+// FetchError is a failed status request and the reason it is counted under.
+type FetchError struct {
+	Reason string
+	Err    error
+}
+
+func (e *FetchError) Error() string { return e.Err.Error() }
+
+func (e *FetchError) Unwrap() error { return e.Err }
+
+// fetchStatus GETs a status document and decodes it. Every failure is a
+// *FetchError naming its reason.
+func fetchStatus(ctx context.Context, client *http.Client, url string, maxBody int64) (*smithy.Status, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, &FetchError{ReasonOther, fmt.Errorf("build request: %w", err)}
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, &FetchError{classify(ctx, err), err}
+	}
+	defer resp.Body.Close()
+
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, &FetchError{classify(ctx, err), fmt.Errorf("read body: %w", err)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, &FetchError{ReasonHTTPStatus, fmt.Errorf("target answered HTTP %s: %s", resp.Status, excerpt(body))}
+	}
+	if int64(len(body)) > maxBody {
+		return nil, &FetchError{ReasonTooLarge, fmt.Errorf("status body exceeds the %d-byte cap", maxBody)}
+	}
+	st, err := smithy.Decode(body)
+	if err != nil {
+		return nil, &FetchError{ReasonDecode, err}
+	}
+	return st, nil
+}
+
+// classify names the reason a request failed.
+func classify(ctx context.Context, err error) string {
+	var (
+		netErr  net.Error
+		opErr   *net.OpError
+		dnsErr  *net.DNSError
+		certErr *tls.CertificateVerificationError
+		unknown x509.UnknownAuthorityError
+		hostErr x509.HostnameError
+		recErr  tls.RecordHeaderError
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil,
+		errors.As(err, &netErr) && netErr.Timeout():
+		return ReasonTimeout
+	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr), errors.As(err, &recErr):
+		return ReasonTLS
+	case errors.As(err, &dnsErr), errors.As(err, &opErr) && opErr.Op == "dial":
+		return ReasonConnect
+	}
+	return ReasonOther
+}
+
+// excerpt is the start of a body for an error message, on one line.
+func excerpt(body []byte) string {
+	const max = 120
+	s := strings.Join(strings.Fields(string(body)), " ")
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	if s == "" {
+		return "(empty body)"
+	}
+	return s
+}

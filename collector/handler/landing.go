@@ -1,0 +1,76 @@
+package handler
+
+import (
+	"fmt"
+	"html"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/stoneforge/dispatch_exporter/collector"
+)
+
+// Landing serves exporter-toolkit's landing page with, above its links, each
+// loop's verdict in words (healthy / stuck / wedged, since when, last
+// error), rendered afresh per request.
+func Landing(cfg web.LandingConfig, states func() []collector.LoopState) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := cfg
+		c.Links = append([]web.LandingLinks(nil), cfg.Links...) // NewLandingPage edits them
+		c.ExtraHTML = statesHTML(states()) + cfg.ExtraHTML
+		c.ExtraCSS = stateCSS + cfg.ExtraCSS
+		page, err := web.NewLandingPage(c)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		page.ServeHTTP(w, r)
+	})
+}
+
+const stateCSS = `
+table.loops { border-collapse: collapse; margin: 1em 0; }
+table.loops td, table.loops th { border: 1px solid #ccc; padding: .3em .6em; text-align: left; }
+.state-wedged { background: #c4162a; color: #fff; }
+.state-stuck { background: #ff9830; }
+.state-down, .state-unknown { background: #8e8e8e; color: #fff; }
+.state-stopped { background: #8ab8ff; }
+.state-healthy { background: #56a64b; color: #fff; }
+`
+
+// statesHTML is the table of verdicts. Every value is escaped: reasons and
+// errors can carry text from a remote daemon.
+// The CSS classes are the dispatch.State values. Times are on the daemon's
+// clock, so none is compared with ours.
+func statesHTML(states []collector.LoopState) string {
+	var b strings.Builder
+	b.WriteString(`<h3>Dispatch loops</h3><table class="loops"><tr><th>loop</th><th>status</th><th>state</th><th>wedged since</th><th>no cycle completed for</th><th>why</th><th>last error</th></tr>`)
+	for _, s := range states {
+		up := "up"
+		if !s.Up {
+			up = "down"
+		}
+		since := ""
+		if !s.Since.IsZero() {
+			since = s.Since.UTC().Format(time.RFC3339)
+		}
+		silence := ""
+		if s.SinceCompleted > 0 {
+			silence = s.SinceCompleted.Truncate(time.Second).String()
+		}
+		fmt.Fprintf(&b, `<tr><td>%s</td><td>%s</td><td class="state-%s"><b>%s</b></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>`,
+			html.EscapeString(s.Name), up, s.State, strings.ToUpper(string(s.State)), since, silence,
+			html.EscapeString(s.Reason), html.EscapeString(s.Error))
+	}
+	b.WriteString(`</table>`)
+	if len(states) == 0 {
+		b.WriteString(`<p>No loops configured.</p>`)
+	}
+	b.WriteString(legend)
+	return b.String()
+}
+
+const legend = `<p><b>WEDGED</b>: the loop is stale, no cycle completed within the threshold; restart the daemon's process.
+<b>STUCK</b>: ready tasks wait and no worker is available. <b>DOWN</b>: the status could not be read.</p>`

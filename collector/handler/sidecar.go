@@ -1,0 +1,143 @@
+// Package handler holds dispatch_exporter's HTTP endpoints beyond /metrics
+// of a plain registry: the sidecar's scrape, probe and liveness endpoints,
+// config reload, and a landing page that shows each loop's verdict.
+package handler
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stoneforge/dispatch_exporter/collector"
+)
+
+// Sidecar serves the targets of a sidecar.
+type Sidecar struct {
+	// Targets are the configured targets.
+	Targets *collector.Targets
+	// Self gathers the exporter's own metrics (build info, reload, Go).
+	Self prometheus.Gatherer
+	// Default is the target /metrics includes and /-/target/healthy serves
+	// without ?target=; empty when targets come from a config file.
+	Default string
+	// TimeoutOffset is subtracted from Prometheus' scrape timeout header,
+	// leaving time to answer.
+	TimeoutOffset time.Duration
+	// LivenessShadow makes /-/target/healthy answer 200 and only log
+	// "would restart".
+	LivenessShadow bool
+	// LivenessTimeout bounds /-/target/healthy's wait for the target; past
+	// it the answer comes from the last good response.
+	LivenessTimeout time.Duration
+	// Logger receives handler errors.
+	Logger log.Logger
+}
+
+// Metrics serves the exporter's own metrics and, with a default target,
+// that target's, read now.
+func (s *Sidecar) Metrics(w http.ResponseWriter, r *http.Request) {
+	gatherers := prometheus.Gatherers{s.Self}
+	if s.Default != "" {
+		if t, ok := s.Targets.Get(s.Default); ok {
+			gatherers = append(gatherers, s.probeRegistry(r, t))
+		}
+	}
+	s.serve(w, r, gatherers)
+}
+
+// Probe serves one configured target: /probe?target=NAME. Unknown names get
+// 400 and are never fetched: this is not an open proxy.
+func (s *Sidecar) Probe(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.target(w, r)
+	if !ok {
+		return
+	}
+	s.serve(w, r, s.probeRegistry(r, t))
+}
+
+// TargetHealthy is a liveness probe for the daemon's container: 200 while
+// the target's loop is not judged restartable, 503 when it is (see
+// smithy.Observation.Restartable, built so restarts cannot loop).
+func (s *Sidecar) TargetHealthy(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.target(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.LivenessTimeout)
+	defer cancel()
+	p := t.Probe(ctx)
+	st := p.State()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if p.Liveness(s.LivenessShadow) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "%s: %s: %s; restart the daemon's process\n", st.Name, st.State, st.Reason)
+		return
+	}
+	note := ""
+	if st.Restartable {
+		note = " (shadow mode: would restart)"
+	}
+	fmt.Fprintf(w, "%s: %s: %s%s\n", st.Name, st.State, st.Reason, note)
+}
+
+// target resolves ?target=NAME, or the default target when none is given.
+func (s *Sidecar) target(w http.ResponseWriter, r *http.Request) (*collector.Target, bool) {
+	name := r.URL.Query().Get("target")
+	if name == "" {
+		name = s.Default
+	}
+	if name == "" {
+		http.Error(w, "target parameter is missing; configured targets: "+fmt.Sprint(s.Targets.Names()), http.StatusBadRequest)
+		return nil, false
+	}
+	t, ok := s.Targets.Get(name)
+	if !ok {
+		http.Error(w, fmt.Sprintf("unknown target %q; configured targets: %v", name, s.Targets.Names()), http.StatusBadRequest)
+		return nil, false
+	}
+	return t, true
+}
+
+// probeRegistry probes t within the scrape's deadline and returns a
+// registry holding the result.
+func (s *Sidecar) probeRegistry(r *http.Request, t *collector.Target) *prometheus.Registry {
+	ctx, cancel := scrapeContext(r, s.TimeoutOffset)
+	defer cancel()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(t.Probe(ctx))
+	return reg
+}
+
+func (s *Sidecar) serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer) {
+	promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog:      promLogger{s.Logger},
+		ErrorHandling: promhttp.ContinueOnError,
+	}).ServeHTTP(w, r)
+}
+
+// scrapeContext bounds a probe by Prometheus' scrape timeout (the
+// X-Prometheus-Scrape-Timeout-Seconds header) minus offset.
+func scrapeContext(r *http.Request, offset time.Duration) (context.Context, context.CancelFunc) {
+	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
+	secs, err := strconv.ParseFloat(v, 64)
+	if v == "" || err != nil || secs <= 0 {
+		return context.WithCancel(r.Context())
+	}
+	timeout := time.Duration(secs*float64(time.Second)) - offset
+	if timeout <= 0 {
+		timeout = time.Duration(secs * float64(time.Second) / 2)
+	}
+	return context.WithTimeout(r.Context(), timeout)
+}
+
+// promLogger adapts a go-kit logger to promhttp's error log.
+type promLogger struct{ logger log.Logger }
+
+func (l promLogger) Println(v ...any) { level.Error(l.logger).Log("msg", fmt.Sprint(v...)) }

@@ -1,0 +1,53 @@
+package collector
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch"
+)
+
+// LoopCollector exports dispatch.Loops running in this process. It reads
+// each loop at scrape time, so dispatch_poll_stale turns 1 while the loop
+// goroutine is blocked in a wedged cycle.
+type LoopCollector struct {
+	descs *descs
+	loops []*dispatch.Loop
+}
+
+// NewLoopCollector collects the given loops, which must have distinct names.
+func NewLoopCollector(loops ...*dispatch.Loop) (*LoopCollector, error) {
+	seen := map[string]bool{}
+	for _, l := range loops {
+		if seen[l.Name()] {
+			return nil, fmt.Errorf("two dispatch loops named %q: give each a distinct Options.Name", l.Name())
+		}
+		seen[l.Name()] = true
+	}
+	return &LoopCollector{descs: newDescs(), loops: loops}, nil
+}
+
+// Describe implements prometheus.Collector.
+func (c *LoopCollector) Describe(ch chan<- *prometheus.Desc) { c.descs.describe(ch) }
+
+// Collect implements prometheus.Collector.
+func (c *LoopCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, l := range c.loops {
+		h, stats := l.Health(), l.Stats()
+		c.descs.collect(ch, sample{loop: l.Name(), up: true, health: &h, stats: &stats}, dispatch.Judge(h))
+	}
+}
+
+// States describes each loop in words, for the landing page.
+func (c *LoopCollector) States() []LoopState {
+	out := make([]LoopState, 0, len(c.loops))
+	for _, l := range c.loops {
+		h := l.Health()
+		v := dispatch.Judge(h)
+		s := newLoopState(l.Name(), true, &h, v, nil)
+		s.Restartable = v.Stale
+		out = append(out, s)
+	}
+	return out
+}

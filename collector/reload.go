@@ -1,0 +1,72 @@
+package collector
+
+import (
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Reloader re-reads the config file into Targets (on SIGHUP and
+// POST /-/reload). A bad file keeps the old config, logs why and sets
+// dispatch_exporter_config_last_reload_successful to 0.
+type Reloader struct {
+	path    string
+	targets *Targets
+	logger  log.Logger
+
+	mu          sync.Mutex
+	successful  prometheus.Gauge
+	successTime prometheus.Gauge
+}
+
+// NewReloader registers the reload metrics on reg. With an empty path (the
+// target came from flags) reloading succeeds and changes nothing.
+func NewReloader(path string, targets *Targets, reg prometheus.Registerer, logger log.Logger) *Reloader {
+	r := &Reloader{
+		path:    path,
+		targets: targets,
+		logger:  logger,
+		successful: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dispatch_exporter_config_last_reload_successful",
+			Help: "1 when the last reload of the config file succeeded, 0 when it failed and the previous config stayed in force.",
+		}),
+		successTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dispatch_exporter_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful config load.",
+		}),
+	}
+	reg.MustRegister(r.successful, r.successTime)
+	return r
+}
+
+// Reload loads the config file and applies it.
+func (r *Reloader) Reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.load()
+	if err != nil {
+		level.Error(r.logger).Log("msg", "config reload failed; the previous config stays in force", "file", r.path, "err", err)
+		r.successful.Set(0)
+		return err
+	}
+	r.successful.Set(1)
+	r.successTime.Set(float64(time.Now().UnixNano()) / 1e9)
+	if r.path != "" {
+		level.Info(r.logger).Log("msg", "config loaded", "file", r.path, "targets", len(r.targets.Names()))
+	}
+	return nil
+}
+
+func (r *Reloader) load() error {
+	if r.path == "" {
+		return nil
+	}
+	cfg, err := LoadConfig(r.path)
+	if err != nil {
+		return err
+	}
+	return r.targets.Apply(cfg)
+}

@@ -1,0 +1,58 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// statusDescs are the families only a status endpoint can tell, beyond the
+// shared ones.
+type statusDescs struct {
+	available, reportedStale, rateLimitPaused, soonestReset, requestDuration, requestFailures *prometheus.Desc
+}
+
+func newStatusDescs() *statusDescs {
+	return &statusDescs{
+		available: newDesc("daemon_available",
+			"1 when the server has a dispatch daemon (smithy's available); 0 when it has none, and then reason says why."),
+		reportedStale: newDesc("daemon_reported_stale",
+			"The daemon's own staleness verdict (smithy's health.pollStale), beside dispatch_poll_stale so disagreements show."),
+		rateLimitPaused: newDesc("rate_limit_paused",
+			"1 when every executable is rate-limited: dispatch is paused on purpose."),
+		soonestReset: newDesc("rate_limit_soonest_reset_seconds",
+			"Unix time the soonest rate limit resets; absent when none is set."),
+		requestDuration: newDesc("status_request_duration_seconds",
+			"Duration of the status request made for this scrape, including joining one already in flight."),
+		requestFailures: newDesc("status_request_failures_total",
+			"Failed status requests, by reason: timeout, connect, tls, http_status, decode, too_large, other.", "reason"),
+	}
+}
+
+func (d *statusDescs) describe(ch chan<- *prometheus.Desc) {
+	for _, desc := range []*prometheus.Desc{d.available, d.reportedStale, d.rateLimitPaused, d.soonestReset, d.requestDuration, d.requestFailures} {
+		ch <- desc
+	}
+}
+
+func (d *statusDescs) collect(ch chan<- prometheus.Metric, loop string, r probeResult, failures map[string]uint64) {
+	gauge := func(desc *prometheus.Desc, value float64) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, value, loop)
+	}
+	gauge(d.requestDuration, r.duration.Seconds())
+	for _, reason := range FailureReasons() {
+		ch <- prometheus.MustNewConstMetric(d.requestFailures, prometheus.CounterValue, float64(failures[reason]), loop, reason)
+	}
+	st := r.obs.Status
+	if st == nil {
+		return
+	}
+	gauge(d.available, boolValue(*st.Available))
+	if h := st.Health; h != nil && h.PollStale != nil {
+		gauge(d.reportedStale, boolValue(*h.PollStale))
+	}
+	if rl := st.RateLimit; rl != nil {
+		gauge(d.rateLimitPaused, boolValue(rl.IsPaused))
+		if rl.SoonestReset != nil {
+			gauge(d.soonestReset, unixSeconds(rl.SoonestReset.Time()))
+		}
+	}
+}

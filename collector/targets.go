@@ -1,0 +1,135 @@
+package collector
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/version"
+)
+
+// DefaultTargetName names the target given by flags instead of a config file.
+const DefaultTargetName = "default"
+
+// SingleTarget is the config of one target given by --target.url.
+func SingleTarget(url string) *Config {
+	return &Config{Targets: []TargetConfig{{Name: DefaultTargetName, URL: url, HTTPClientConfig: config.DefaultHTTPClientConfig}}}
+}
+
+// TargetDefaults apply to every target whose config does not say otherwise.
+type TargetDefaults struct {
+	Timeout        time.Duration
+	StaleThreshold time.Duration
+	MaxBodyBytes   int64
+	Logger         log.Logger
+	// Now is our clock (monotonic). Default time.Now.
+	Now func() time.Time
+}
+
+// Targets is the set of configured targets. Apply swaps in a new config;
+// targets whose config did not change keep their state (verdict history,
+// counters), so a reload never resets a grace period or a counter needlessly.
+type Targets struct {
+	defaults TargetDefaults
+
+	mu      sync.RWMutex
+	list    []*Target
+	byName  map[string]*Target
+	configs map[string]TargetConfig
+}
+
+// NewTargets returns an empty set.
+func NewTargets(d TargetDefaults) *Targets {
+	if d.Logger == nil {
+		d.Logger = log.NewNopLogger()
+	}
+	return &Targets{defaults: d, configs: map[string]TargetConfig{}}
+}
+
+// Apply builds the targets of cfg. On error nothing changes.
+func (s *Targets) Apply(cfg *Config) error {
+	s.mu.RLock()
+	old, oldConfigs := s.byName, s.configs
+	s.mu.RUnlock()
+
+	list := make([]*Target, 0, len(cfg.Targets))
+	byName := make(map[string]*Target, len(cfg.Targets))
+	configs := make(map[string]TargetConfig, len(cfg.Targets))
+	for _, tc := range cfg.Targets {
+		t, ok := old[tc.Name]
+		if !ok || !reflect.DeepEqual(oldConfigs[tc.Name], tc) {
+			var err error
+			if t, err = s.build(tc); err != nil {
+				return err
+			}
+		}
+		list = append(list, t)
+		byName[tc.Name] = t
+		configs[tc.Name] = tc
+	}
+
+	s.mu.Lock()
+	s.list, s.byName, s.configs = list, byName, configs
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Targets) build(tc TargetConfig) (*Target, error) {
+	client, err := config.NewClientFromConfig(tc.HTTPClientConfig, "dispatch_exporter",
+		config.WithUserAgent(version.ComponentUserAgent("dispatch_exporter")))
+	if err != nil {
+		return nil, fmt.Errorf("target %s: http client: %w", tc.Name, err)
+	}
+	return NewTarget(TargetOptions{
+		Name:           tc.Name,
+		URL:            tc.URL,
+		Client:         client,
+		Timeout:        orDefault(tc.Timeout, s.defaults.Timeout),
+		StaleThreshold: orDefault(tc.StaleThreshold, s.defaults.StaleThreshold),
+		MaxBodyBytes:   s.defaults.MaxBodyBytes,
+		Logger:         s.defaults.Logger,
+		Now:            s.defaults.Now,
+	}), nil
+}
+
+func orDefault(d model.Duration, def time.Duration) time.Duration {
+	if d > 0 {
+		return time.Duration(d)
+	}
+	return def
+}
+
+// Get returns the target named name.
+func (s *Targets) Get(name string) (*Target, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.byName[name]
+	return t, ok
+}
+
+// Names lists the targets in config order.
+func (s *Targets) Names() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	names := make([]string, len(s.list))
+	for i, t := range s.list {
+		names[i] = t.Name()
+	}
+	return names
+}
+
+// States describes each target's latest verdict in words, in config order.
+func (s *Targets) States() []LoopState {
+	s.mu.RLock()
+	list := s.list
+	s.mu.RUnlock()
+	out := make([]LoopState, len(list))
+	for i, t := range list {
+		out[i] = t.State()
+	}
+	return out
+}
