@@ -21,12 +21,14 @@ type flightCall[T any] struct {
 
 // do returns fn's result, starting fn only if no call is in flight. fn runs
 // on a goroutine of its own with a context that keeps ctx's deadline but not
-// its cancellation, so a caller that goes away does not fail the others; a
-// caller whose ctx ends first gets ok == false, and the call goes on.
+// its cancellation, so a caller that goes away does not fail the others. The
+// caller that started the call waits for its result; one that joined it
+// and whose ctx ends first gets ok == false, and the call goes on.
 func (f *flight[T]) do(ctx context.Context, fn func(context.Context) T) (val T, ok bool) {
 	f.mu.Lock()
 	c := f.call
-	if c == nil {
+	started := c == nil
+	if started {
 		c = &flightCall[T]{done: make(chan struct{})}
 		f.call = c
 		callCtx, cancel := detach(ctx)
@@ -41,6 +43,12 @@ func (f *flight[T]) do(ctx context.Context, fn func(context.Context) T) (val T, 
 	}
 	f.mu.Unlock()
 
+	if started {
+		// fn runs under ctx's deadline: wait for its own answer, so the
+		// caller that started a call always reports that call's outcome.
+		<-c.done
+		return c.val, true
+	}
 	select {
 	case <-c.done:
 		return c.val, true

@@ -229,10 +229,13 @@ func (l *Loop) run(ctx context.Context, prev <-chan struct{}) {
 func (l *Loop) runCycle(ctx context.Context, failing bool) bool {
 	start := l.clock.Now()
 	l.phase.Store(nil)
-	l.started.Store(start.UnixNano())
+	// A start stamped strictly after the last completion keeps InFlight
+	// exact even on a coarse (or fake) clock.
+	startNs := max(start.UnixNano(), l.completed.Load()+1)
+	l.started.Store(startNs)
 	res, err := l.call(ctx)
 	end := l.clock.Now()
-	l.completed.Store(end.UnixNano())
+	l.completed.Store(max(end.UnixNano(), startNs))
 	l.stats.observe(res, end.Sub(start))
 
 	switch {

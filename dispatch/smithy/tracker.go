@@ -83,7 +83,7 @@ func (t *Tracker) Observe(st *Status, at time.Time) Observation {
 	case !h.Running:
 		t.runningSince = time.Time{}
 	case obs.Restarted:
-		t.runningSince = h.Now
+		t.runningSince = runStart(t.base, h)
 	case t.runningSince.IsZero() && h.Observed && h.LastStarted.IsZero() && h.LastCompleted.IsZero():
 		// Running and no cycle yet: the grace counts from first sight.
 		t.runningSince = h.Now
@@ -114,6 +114,16 @@ func (t *Tracker) Fail(refused bool, at time.Time) Observation {
 	h.QueueKnown = false // the queue moves per request; unknown now
 	obs.Health = &h
 	return obs
+}
+
+// runStart is the earliest moment known of a run that started between the
+// previous observation and h: its first cycle's start when that cycle began
+// after the previous look (so belongs to the new run), else h itself.
+func runStart(prev *dispatch.Health, h dispatch.Health) time.Time {
+	if prev != nil && h.LastStarted.After(prev.Now) {
+		return h.LastStarted
+	}
+	return h.Now
 }
 
 // restarted compares an observation with the previous good one.

@@ -236,3 +236,15 @@ func TestTrackerThresholdPrecedence(t *testing.T) {
 	assert.Equal(t, 3*time.Second, judge(NewTracker(0).Observe(st, ours)).Threshold, "the daemon's own")
 	assert.Equal(t, 2*time.Minute, judge(NewTracker(2*time.Minute).Observe(st, ours)).Threshold, "the override")
 }
+
+func TestTrackerRestartAnchorsOnTheNewRunsFirstCycle(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0)
+	tr.Observe(status(t, 0, 0, false, d(-100), d(-99)), ours) // stopped
+	// Started again; its first cycle began at 5s and hangs.
+	o := tr.Observe(status(t, 0, sec(30), true, d(5), d(-99)), ours.Add(sec(30)))
+	require.True(t, o.Restarted)
+	assert.Equal(t, ours.Add(sec(5)), o.Health.RunningSince, "the run began no later than its first cycle")
+	o = tr.Observe(status(t, 0, sec(66), true, d(5), d(-99)), ours.Add(sec(66)))
+	assert.True(t, judge(o).Stale, "61s after the new run's first cycle started, as the daemon itself would judge")
+}

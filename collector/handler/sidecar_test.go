@@ -1,0 +1,314 @@
+package handler
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/stoneforge/dispatch_exporter/collector"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var t0 = time.Date(2026, 11, 26, 21, 0, 0, 0, time.UTC)
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.Write(p) }
+
+func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// daemon is a fake smithy whose answer the test sets: a body, a hang, or
+// nothing listening at all.
+type daemon struct {
+	mu      sync.Mutex
+	body    string
+	hang    bool
+	hits    atomic.Int64
+	stop    chan struct{}
+	srv     *httptest.Server
+	stopped bool
+}
+
+func newDaemon(t *testing.T) *daemon {
+	t.Helper()
+	d := &daemon{stop: make(chan struct{})}
+	d.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.hits.Add(1)
+		d.mu.Lock()
+		body, hang := d.body, d.hang
+		d.mu.Unlock()
+		if hang {
+			select {
+			case <-d.stop:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		fmt.Fprint(w, body)
+	}))
+	t.Cleanup(func() {
+		close(d.stop)
+		d.srv.Close()
+	})
+	return d
+}
+
+func (d *daemon) set(body string, hang bool) { d.mu.Lock(); d.body, d.hang = body, hang; d.mu.Unlock() }
+
+// status is a running daemon's body at daemon time t0+now whose last cycle
+// started at t0+started (nil: never) and completed a millisecond later.
+func status(now time.Duration, started *time.Duration) string {
+	ts := func(d time.Duration) string { return t0.Add(d).Format("2006-01-02T15:04:05.000Z") }
+	cycle := ""
+	if started != nil {
+		cycle = fmt.Sprintf(`,"lastPollStartedAt":%q,"lastPollCompletedAt":%q`, ts(*started), ts(*started+time.Millisecond))
+	}
+	return fmt.Sprintf(`{"isRunning":true,"available":true,"config":{"pollIntervalMs":5000},"health":{"readyUnassignedTasks":0,"availableWorkers":1,"computedAt":%q%s}}`, ts(now), cycle)
+}
+
+func at(d time.Duration) *time.Duration { return &d }
+
+type fixture struct {
+	side   *Sidecar
+	logs   *logBuffer
+	clock  *fakeClock
+	daemon *daemon
+}
+
+func newFixture(t *testing.T, names ...string) *fixture {
+	t.Helper()
+	f := &fixture{logs: &logBuffer{}, clock: &fakeClock{now: t0}, daemon: newDaemon(t)}
+	logger := log.NewLogfmtLogger(log.NewSyncWriter(f.logs))
+	targets := collector.NewTargets(collector.TargetDefaults{Timeout: 200 * time.Millisecond, Logger: logger, Now: f.clock.Now})
+	cfg := &collector.Config{}
+	for _, n := range names {
+		one := collector.SingleTarget(f.daemon.srv.URL)
+		one.Targets[0].Name = n
+		cfg.Targets = append(cfg.Targets, one.Targets[0])
+	}
+	require.NoError(t, targets.Apply(cfg))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "self_metric", Help: "The exporter's own."}))
+	f.side = &Sidecar{Targets: targets, Self: reg, TimeoutOffset: 500 * time.Millisecond, LivenessTimeout: time.Second, Logger: logger}
+	return f
+}
+
+func get(t *testing.T, h http.HandlerFunc, url string, header ...string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, url, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h(rec, req)
+	body, _ := io.ReadAll(rec.Body)
+	return rec.Code, string(body)
+}
+
+func TestMetricsServesTheDefaultTarget(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, collector.DefaultTargetName)
+	f.side.Default = collector.DefaultTargetName
+	f.daemon.set(status(0, at(-time.Second)), false)
+	code, body := get(t, f.side.Metrics, "/metrics")
+	assert.Equal(t, 200, code)
+	assert.Contains(t, body, "self_metric 0")
+	assert.Contains(t, body, `dispatch_up{loop="dispatch"} 1`)
+	assert.Contains(t, body, `dispatch_poll_stale{loop="dispatch"} 0`)
+}
+
+func TestProbe(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "a", "b")
+	f.daemon.set(status(0, at(-time.Second)), false)
+
+	code, body := get(t, f.side.Probe, "/probe?target=b")
+	assert.Equal(t, 200, code)
+	assert.Contains(t, body, `dispatch_up{loop="dispatch"} 1`)
+	assert.NotContains(t, body, "self_metric", "a probe serves the target only")
+	hits := f.daemon.hits.Load()
+
+	code, body = get(t, f.side.Probe, "/probe?target=http://evil.example/")
+	assert.Equal(t, 400, code)
+	assert.Contains(t, body, `unknown target "http://evil.example/"; configured targets: [a b]`)
+	code, body = get(t, f.side.Probe, "/probe")
+	assert.Equal(t, 400, code)
+	assert.Contains(t, body, "target parameter is missing")
+	assert.Equal(t, hits, f.daemon.hits.Load(), "unknown targets are never fetched")
+}
+
+func TestProbeHonoursTheScrapeTimeout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "a")
+	one := collector.SingleTarget(f.daemon.srv.URL)
+	one.Targets[0].Name = "a"
+	targets := collector.NewTargets(collector.TargetDefaults{Timeout: time.Minute})
+	require.NoError(t, targets.Apply(one))
+	f.side.Targets = targets
+	f.daemon.set("", true)
+
+	start := time.Now()
+	code, body := get(t, f.side.Probe, "/probe?target=a", "X-Prometheus-Scrape-Timeout-Seconds", "0.8")
+	took := time.Since(start)
+	assert.Equal(t, 200, code)
+	assert.Contains(t, body, `dispatch_up{loop="dispatch"} 0`)
+	assert.Contains(t, body, `dispatch_status_request_failures_total{loop="dispatch",reason="timeout"} 1`)
+	assert.Less(t, took, 800*time.Millisecond, "answers before Prometheus gives up")
+	assert.GreaterOrEqual(t, took, 250*time.Millisecond, "0.8s minus the 0.5s offset")
+}
+
+func TestTargetHealthy(t *testing.T) {
+	t.Parallel()
+	for _, shadow := range []bool{false, true} {
+		t.Run(fmt.Sprint("shadow=", shadow), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, collector.DefaultTargetName)
+			f.side.Default, f.side.LivenessShadow = collector.DefaultTargetName, shadow
+
+			f.daemon.set(status(0, at(-time.Second)), false)
+			code, body := get(t, f.side.TargetHealthy, "/-/target/healthy")
+			assert.Equal(t, 200, code)
+			assert.Contains(t, body, "default: healthy")
+
+			f.daemon.set(status(61*time.Second, at(-time.Second)), false) // answering, and wedged
+			for range 3 {
+				code, body = get(t, f.side.TargetHealthy, "/-/target/healthy")
+				if shadow {
+					assert.Equal(t, 200, code)
+					assert.Contains(t, body, "(shadow mode: would restart)")
+				} else {
+					assert.Equal(t, 503, code)
+					assert.Contains(t, body, "default: wedged")
+				}
+			}
+			if shadow {
+				assert.Equal(t, 1, strings.Count(f.logs.String(), "would restart the daemon"), "once per episode")
+			} else {
+				assert.Equal(t, 1, strings.Count(f.logs.String(), "liveness failing"), "once per episode")
+			}
+		})
+	}
+}
+
+// TestTargetHealthyNeverLoopsOnASlowStartUp walks a kubelet restart of a
+// wedged daemon: the probe must not fail again before the new process's
+// grace has passed, however its start-up looks.
+func TestTargetHealthyNeverLoopsOnASlowStartUp(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, collector.DefaultTargetName)
+	f.side.Default = collector.DefaultTargetName
+	healthy := func() int {
+		code, _ := get(t, f.side.TargetHealthy, "/-/target/healthy")
+		return code
+	}
+
+	f.daemon.set(status(0, at(-300*time.Second)), false)
+	require.Equal(t, 503, healthy(), "wedged: restart it")
+
+	// The kubelet kills it; the port is closed while the new process boots.
+	ln := f.daemon.srv.Listener
+	addr := ln.Addr().String()
+	f.daemon.srv.Config.SetKeepAlivesEnabled(false)
+	require.NoError(t, ln.Close())
+	f.daemon.srv.CloseClientConnections()
+	for range 4 {
+		f.clock.Add(10 * time.Second)
+		assert.Equal(t, 200, healthy(), "refused: starting or gone, nothing to restart")
+	}
+
+	// It listens again but hangs while it starts, for less than the threshold.
+	ln2, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	f.daemon.set("", true)
+	go func() { _ = f.daemon.srv.Config.Serve(ln2) }()
+	t.Cleanup(func() { ln2.Close() })
+	for range 5 {
+		f.clock.Add(10 * time.Second)
+		assert.Equal(t, 200, healthy(), "hung for less than the threshold since it went away")
+	}
+
+	// It answers: running, no cycle yet. A full grace from here.
+	for s := 0; s < 60; s += 10 {
+		f.clock.Add(10 * time.Second)
+		f.daemon.set(status(time.Duration(s)*time.Second+time.Hour, nil), false)
+		assert.Equal(t, 200, healthy(), "grace, %ds in", s)
+	}
+	f.clock.Add(2 * time.Second)
+	f.daemon.set(status(61*time.Second+time.Hour, nil), false)
+	assert.Equal(t, 503, healthy(), "no cycle within the threshold of being seen running")
+}
+
+func TestLandingShowsStatesEscaped(t *testing.T) {
+	t.Parallel()
+	states := func() []collector.LoopState {
+		return []collector.LoopState{
+			{Name: "a", Up: true, State: "wedged", Since: t0, SinceCompleted: 90 * time.Second, Reason: "cycle in flight"},
+			{Name: "b", State: "down", Error: `<script>alert("x")</script>`},
+		}
+	}
+	h := Landing(web.LandingConfig{Name: "dispatch_exporter", Links: []web.LandingLinks{{Address: "/metrics", Text: "Metrics"}}}, states)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	body := rec.Body.String()
+	assert.Equal(t, 200, rec.Code)
+	assert.Contains(t, body, `<td class="state-wedged"><b>WEDGED</b></td><td>2026-11-26T21:00:00Z</td><td>1m30s</td>`)
+	assert.Contains(t, body, `&lt;script&gt;`)
+	assert.NotContains(t, body, `<script>alert`)
+	assert.Contains(t, body, `href="/metrics"`)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/nope", nil))
+	assert.Equal(t, 404, rec.Code)
+}
+
+func TestReload(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	fail := false
+	h := Reload(func() error {
+		calls++
+		if fail {
+			return fmt.Errorf("targets[0]: bad")
+		}
+		return nil
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/-/reload", nil))
+	assert.Equal(t, 405, rec.Code)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
+	assert.Equal(t, 200, rec.Code)
+	fail = true
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
+	assert.Equal(t, 500, rec.Code)
+	assert.Contains(t, rec.Body.String(), "targets[0]: bad")
+	assert.Equal(t, 2, calls)
+}

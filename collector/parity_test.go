@@ -1,0 +1,69 @@
+package collector
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch/demo"
+)
+
+// TestSidecarMatchesInProcess points a sidecar Target at the demo's
+// /api/daemon/status and checks it reports what the demo's own collector
+// does: one verdict, two sources.
+func TestSidecarMatchesInProcess(t *testing.T) {
+	t.Parallel()
+	d, err := demo.New(demo.Options{Interval: 10 * time.Millisecond, StaleThreshold: 300 * time.Millisecond,
+		MaxPhaseDelay: time.Millisecond, Seed: 1, WatchdogInterval: time.Hour})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	d.Routes(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	require.NoError(t, d.Start(context.Background()))
+	defer func() { require.NoError(t, d.Shutdown(context.Background())) }()
+
+	inProcess, err := NewLoopCollector(d.Loop())
+	require.NoError(t, err)
+	var logs logBuffer
+	sidecar := newTestTarget(t, srv.URL+demo.StatusPath, &logs, func(o *TargetOptions) { o.Timeout = 2 * time.Second })
+
+	shared := []string{"dispatch_up", "dispatch_daemon_running", "dispatch_poll_in_flight", "dispatch_poll_stale",
+		"dispatch_poll_stale_threshold_seconds", "dispatch_poll_interval_seconds", "dispatch_stuck_queue",
+		"dispatch_ready_unassigned_tasks", "dispatch_available_workers"}
+	compare := func(state string) {
+		t.Helper()
+		side, _, _ := probe(t, sidecar)
+		own := values(t, inProcess)
+		for _, name := range shared {
+			assert.Equal(t, own[name], side[name], "%s: %s", state, name)
+		}
+		for _, ts := range []string{"dispatch_poll_last_started_seconds", "dispatch_poll_last_completed_seconds"} {
+			assert.LessOrEqual(t, math.Abs(own[ts]-side[ts]), 0.001, "%s: %s within the JSON's millisecond", state, ts)
+		}
+	}
+
+	// Stuck, with the loop stopped so nothing moves between the two reads.
+	require.NoError(t, d.SetWorkers(0))
+	require.NoError(t, d.AddTasks(2))
+	require.Eventually(t, func() bool { return d.Loop().Stats().Count > 3 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, d.Loop().Stop(context.Background()))
+	compare("stopped and stuck")
+
+	// Wedged: the cycle hangs in its phase, so the timestamps freeze.
+	require.NoError(t, d.SetWorkers(2))
+	_, err = d.Wedge("inbox")
+	require.NoError(t, err)
+	require.NoError(t, d.Loop().Start(context.Background()))
+	require.Eventually(t, func() bool { return d.Loop().Check().Stale }, 5*time.Second, 5*time.Millisecond)
+	compare("wedged")
+	side, _, _ := probe(t, sidecar)
+	assert.Equal(t, 1.0, side["dispatch_poll_stale"])
+	assert.Equal(t, 1.0, side["dispatch_daemon_reported_stale"], "the demo reports its own verdict as smithy does")
+}

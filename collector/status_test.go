@@ -1,0 +1,412 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// sample reads a real smithy response from dispatch/smithy/testdata.
+func smithySample(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "dispatch", "smithy", "testdata", "samples", name))
+	require.NoError(t, err)
+	return string(b)
+}
+
+// serve answers every request with status and body.
+func serve(t *testing.T, status int, body string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// hang accepts requests and never answers until the test ends.
+func hang(t *testing.T) string {
+	t.Helper()
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(stop); srv.Close() })
+	return srv.URL
+}
+
+// refused is an address nothing listens on.
+func refused(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return "http://" + addr + "/api/daemon/status"
+}
+
+func newTestTarget(t *testing.T, url string, logs *logBuffer, opts ...func(*TargetOptions)) *Target {
+	t.Helper()
+	o := TargetOptions{Name: "smithy", URL: url, Timeout: 300 * time.Millisecond, Logger: logs.logger()}
+	for _, f := range opts {
+		f(&o)
+	}
+	return NewTarget(o)
+}
+
+func probe(t *testing.T, tgt *Target) (map[string]float64, LoopState, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	p := tgt.Probe(context.Background())
+	took := time.Since(start)
+	return values(t, p), p.State(), took
+}
+
+func TestTargetFaults(t *testing.T) {
+	t.Parallel()
+	wrongType := strings.Replace(smithySample(t, "healthy.json"), `"readyUnassignedTasks": 0`, `"readyUnassignedTasks": "3"`, 1)
+	cases := []struct {
+		name   string
+		url    func(t *testing.T) string
+		reason string
+		log    string
+	}{
+		{"connection refused", refused, ReasonConnect, "connect: connection refused"},
+		{"accepts and never answers", hang, ReasonTimeout, "context deadline exceeded"},
+		{"slow body", func(t *testing.T) string {
+			stop := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprint(w, `{"isRunning": true,`)
+				w.(http.Flusher).Flush()
+				select {
+				case <-stop:
+				case <-r.Context().Done():
+				}
+			}))
+			t.Cleanup(func() { close(stop); srv.Close() })
+			return srv.URL
+		}, ReasonTimeout, "read body"},
+		{"HTTP 500 with JSON", func(t *testing.T) string {
+			return serve(t, 500, `{"error":"daemon exploded"}`)
+		}, ReasonHTTPStatus, `target answered HTTP 500 Internal Server Error: {\"error\":\"daemon exploded\"}`},
+		{"HTTP 404 with HTML", func(t *testing.T) string {
+			return serve(t, 404, "<html>\n<body>Not Found</body>\n</html>")
+		}, ReasonHTTPStatus, "target answered HTTP 404 Not Found: <html> <body>Not Found</body> </html>"},
+		{"not JSON", func(t *testing.T) string { return serve(t, 200, "OK") }, ReasonDecode, "decode status: invalid character 'O'"},
+		{"truncated JSON", func(t *testing.T) string {
+			body := smithySample(t, "healthy.json")
+			return serve(t, 200, body[:strings.Index(body, `"health"`)])
+		}, ReasonDecode, "unexpected end of JSON input"},
+		{"over the cap", func(t *testing.T) string {
+			return serve(t, 200, `{"isRunning":true,"available":true,"pad":"`+strings.Repeat("x", 2<<20)+`"}`)
+		}, ReasonTooLarge, "status body exceeds the 1048576-byte cap"},
+		{"wrong types", func(t *testing.T) string { return serve(t, 200, wrongType) }, ReasonDecode, "readyUnassignedTasks of type int"},
+		{"unparsable timestamp", func(t *testing.T) string {
+			return serve(t, 200, strings.Replace(smithySample(t, "healthy.json"), `"2026-11-26T20:59:13.925Z"`, `"last tuesday"`, 1))
+		}, ReasonDecode, `timestamp \"last tuesday\" is not ISO-8601`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var logs logBuffer
+			tgt := newTestTarget(t, c.url(t), &logs)
+			for range 3 {
+				v, st, took := probe(t, tgt)
+				assert.Equal(t, 0.0, v["dispatch_up"])
+				assert.Equal(t, stateDown, string(st.State))
+				assert.NotEmpty(t, st.Error)
+				assert.Less(t, took, time.Second, "never slower than the timeout (300ms)")
+				assert.NotContains(t, v, "dispatch_poll_stale", "nothing known: no verdict")
+			}
+			v, _, _ := probe(t, tgt)
+			assert.Equal(t, 4.0, v["dispatch_status_request_failures_total{reason="+c.reason+"}"], "counted under %s: %v", c.reason, v)
+			for _, r := range FailureReasons() {
+				assert.Contains(t, v, "dispatch_status_request_failures_total{reason="+r+"}", "every reason starts at 0")
+			}
+			assert.Equal(t, 1, logs.count("status request failing"), "logged once per state change: %s", logs.String())
+			assert.Contains(t, logs.String(), "reason="+c.reason)
+			assert.Contains(t, logs.String(), c.log)
+		})
+	}
+}
+
+const stateDown = "down"
+
+func TestTargetSamples(t *testing.T) {
+	t.Parallel()
+	cases := map[string]map[string]float64{
+		"healthy.json": {"dispatch_up": 1, "dispatch_daemon_running": 1, "dispatch_poll_stale": 0, "dispatch_stuck_queue": 0,
+			"dispatch_daemon_reported_stale": 0, "dispatch_daemon_available": 1, "dispatch_rate_limit_paused": 0},
+		"stuck.json":                {"dispatch_up": 1, "dispatch_stuck_queue": 1, "dispatch_ready_unassigned_tasks": 1, "dispatch_available_workers": 0},
+		"wedged.json":               {"dispatch_up": 1, "dispatch_poll_in_flight": 1, "dispatch_poll_stale": 0, "dispatch_daemon_reported_stale": 1},
+		"stopped-after-60s.json":    {"dispatch_daemon_running": 0, "dispatch_poll_stale": 0, "dispatch_daemon_reported_stale": 1},
+		"stopped-fresh.json":        {"dispatch_daemon_running": 0, "dispatch_poll_stale": 0},
+		"wedged-after-restart.json": {"dispatch_poll_in_flight": 1, "dispatch_poll_stale_threshold_seconds": 60},
+		"restarted.json":            {"dispatch_up": 1, "dispatch_poll_in_flight": 0, "dispatch_poll_interval_seconds": 5},
+		"nogit.json":                {"dispatch_up": 1, "dispatch_daemon_available": 0, "dispatch_daemon_running": 0},
+	}
+	for name, want := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var logs logBuffer
+			v, _, _ := probe(t, newTestTarget(t, serve(t, 200, smithySample(t, name)), &logs))
+			for k, w := range want {
+				assert.Equal(t, w, v[k], k)
+			}
+			assert.Equal(t, 0.0, v["dispatch_status_request_failures_total{reason=decode}"])
+			if name == "nogit.json" {
+				assert.NotContains(t, v, "dispatch_poll_stale")
+			}
+		})
+	}
+}
+
+func TestTargetExposition(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	p := newTestTarget(t, serve(t, 200, smithySample(t, "wedged-after-restart.json")), &logs).Probe(context.Background())
+	require.NoError(t, testutil.CollectAndCompare(p, strings.NewReader(`
+# HELP dispatch_available_workers Workers registered, enabled and not terminated; busy ones count.
+# TYPE dispatch_available_workers gauge
+dispatch_available_workers{loop="dispatch"} 0
+# HELP dispatch_daemon_available 1 when the server has a dispatch daemon (smithy's available); 0 when it has none, and then reason says why.
+# TYPE dispatch_daemon_available gauge
+dispatch_daemon_available{loop="dispatch"} 1
+# HELP dispatch_daemon_reported_stale The daemon's own staleness verdict (smithy's health.pollStale), beside dispatch_poll_stale so disagreements show.
+# TYPE dispatch_daemon_reported_stale gauge
+dispatch_daemon_reported_stale{loop="dispatch"} 1
+# HELP dispatch_daemon_running 1 when the dispatch loop is started (smithy's isRunning), 0 when stopped.
+# TYPE dispatch_daemon_running gauge
+dispatch_daemon_running{loop="dispatch"} 1
+# HELP dispatch_poll_in_flight 1 while a poll cycle runs: it started and has not completed since.
+# TYPE dispatch_poll_in_flight gauge
+dispatch_poll_in_flight{loop="dispatch"} 1
+# HELP dispatch_poll_interval_seconds Configured interval between the starts of two poll cycles.
+# TYPE dispatch_poll_interval_seconds gauge
+dispatch_poll_interval_seconds{loop="dispatch"} 5
+# HELP dispatch_poll_last_completed_seconds Unix time the latest poll cycle completed (successfully or not), on the daemon's clock; absent until a cycle has completed.
+# TYPE dispatch_poll_last_completed_seconds gauge
+dispatch_poll_last_completed_seconds{loop="dispatch"} 1.79572685427e+09
+# HELP dispatch_poll_last_started_seconds Unix time the latest poll cycle started, on the daemon's clock; absent until a cycle has started.
+# TYPE dispatch_poll_last_started_seconds gauge
+dispatch_poll_last_started_seconds{loop="dispatch"} 1.795726859259e+09
+# HELP dispatch_poll_stale 1 when the loop is judged wedged: running, and no cycle has completed (or the cycle in flight started) more than the stale threshold ago, counting from no earlier than the start of the current run.
+# TYPE dispatch_poll_stale gauge
+dispatch_poll_stale{loop="dispatch"} 0
+# HELP dispatch_poll_stale_threshold_seconds Staleness threshold in force: configured, or max(60s, 10 x poll interval).
+# TYPE dispatch_poll_stale_threshold_seconds gauge
+dispatch_poll_stale_threshold_seconds{loop="dispatch"} 60
+# HELP dispatch_rate_limit_paused 1 when every executable is rate-limited: dispatch is paused on purpose.
+# TYPE dispatch_rate_limit_paused gauge
+dispatch_rate_limit_paused{loop="dispatch"} 0
+# HELP dispatch_ready_unassigned_tasks Ready tasks with no assignee.
+# TYPE dispatch_ready_unassigned_tasks gauge
+dispatch_ready_unassigned_tasks{loop="dispatch"} 2
+# HELP dispatch_status_request_failures_total Failed status requests, by reason: timeout, connect, tls, http_status, decode, too_large, other.
+# TYPE dispatch_status_request_failures_total counter
+dispatch_status_request_failures_total{loop="dispatch",reason="connect"} 0
+dispatch_status_request_failures_total{loop="dispatch",reason="decode"} 0
+dispatch_status_request_failures_total{loop="dispatch",reason="http_status"} 0
+dispatch_status_request_failures_total{loop="dispatch",reason="other"} 0
+dispatch_status_request_failures_total{loop="dispatch",reason="timeout"} 0
+dispatch_status_request_failures_total{loop="dispatch",reason="tls"} 0
+dispatch_status_request_failures_total{loop="dispatch",reason="too_large"} 0
+# HELP dispatch_stuck_queue 1 when ready tasks wait and no worker can take them (ready_unassigned_tasks > 0 and available_workers == 0).
+# TYPE dispatch_stuck_queue gauge
+dispatch_stuck_queue{loop="dispatch"} 1
+# HELP dispatch_up 1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the latest status request succeeded and parsed.
+# TYPE dispatch_up gauge
+dispatch_up{loop="dispatch"} 1
+`), "dispatch_available_workers", "dispatch_daemon_available", "dispatch_daemon_reported_stale", "dispatch_daemon_running",
+		"dispatch_poll_in_flight", "dispatch_poll_interval_seconds", "dispatch_poll_last_completed_seconds",
+		"dispatch_poll_last_started_seconds", "dispatch_poll_stale", "dispatch_poll_stale_threshold_seconds",
+		"dispatch_rate_limit_paused", "dispatch_ready_unassigned_tasks", "dispatch_status_request_failures_total",
+		"dispatch_stuck_queue", "dispatch_up"))
+	v := values(t, p)
+	assert.NotContains(t, v, "dispatch_rate_limit_soonest_reset_seconds", "absent when none")
+	assert.NotContains(t, v, "dispatch_poll_cycles_total", "a status endpoint does not count cycles")
+	assert.Contains(t, v, "dispatch_status_request_duration_seconds")
+}
+
+// switchable serves whatever body it was last given, or hangs, or refuses.
+type switchable struct {
+	mu   sync.Mutex
+	body string
+	hang bool
+	hits atomic.Int64
+}
+
+func (s *switchable) set(body string, hang bool) {
+	s.mu.Lock()
+	s.body, s.hang = body, hang
+	s.mu.Unlock()
+}
+
+func (s *switchable) serve(t *testing.T) string {
+	t.Helper()
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		s.mu.Lock()
+		body, hang := s.body, s.hang
+		s.mu.Unlock()
+		if hang {
+			select {
+			case <-stop:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		fmt.Fprint(w, body)
+	}))
+	t.Cleanup(func() { close(stop); srv.Close() })
+	return srv.URL
+}
+
+// statusAt is a running daemon's body at daemon time now with a cycle that
+// completed at completed (both offsets from t0 plus skew).
+func statusAt(skew, now, completed time.Duration) string {
+	ts := func(d time.Duration) string { return t0.Add(skew + d).Format("2006-01-02T15:04:05.000Z") }
+	return fmt.Sprintf(`{"isRunning":true,"available":true,"config":{"pollIntervalMs":5000},"rateLimit":{"isPaused":false,"limits":[]},
+"health":{"readyUnassignedTasks":0,"availableWorkers":1,"computedAt":%q,"lastPollStartedAt":%q,"lastPollCompletedAt":%q,"pollStale":false}}`,
+		ts(now), ts(completed-time.Millisecond), ts(completed))
+}
+
+func TestTargetTurnsStaleWhenTheEndpointHangs(t *testing.T) {
+	t.Parallel()
+	for _, skew := range []time.Duration{0, 2 * time.Hour, -2 * time.Hour} {
+		t.Run(fmt.Sprint("skew ", skew), func(t *testing.T) {
+			t.Parallel()
+			clock := &fakeClock{now: t0}
+			srv := &switchable{}
+			srv.set(statusAt(skew, 0, -time.Second), false)
+			var logs logBuffer
+			tgt := newTestTarget(t, srv.serve(t), &logs, func(o *TargetOptions) { o.Now = clock.Now })
+
+			v, st, _ := probe(t, tgt)
+			require.Equal(t, 1.0, v["dispatch_up"])
+			require.Equal(t, "healthy", string(st.State))
+
+			srv.set("", true) // the daemon's whole HTTP server hangs
+			clock.Add(58 * time.Second)
+			v, st, _ = probe(t, tgt)
+			assert.Equal(t, 0.0, v["dispatch_up"])
+			assert.Equal(t, 0.0, v["dispatch_poll_stale"], "59s since the last completion")
+			assert.Equal(t, "down", string(st.State))
+			assert.NotContains(t, v, "dispatch_stuck_queue", "the queue is unknown while down")
+
+			clock.Add(2 * time.Second)
+			v, st, _ = probe(t, tgt)
+			assert.Equal(t, 0.0, v["dispatch_up"])
+			assert.Equal(t, 1.0, v["dispatch_poll_stale"], "61s: stale although the endpoint hangs")
+			assert.Equal(t, "wedged", string(st.State))
+			assert.Equal(t, 1, logs.count("WEDGED"), logs.String())
+		})
+	}
+}
+
+func TestTargetConcurrentScrapesShareOneRequest(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		<-release
+		fmt.Fprint(w, statusAt(0, 0, -time.Second))
+	}))
+	defer srv.Close()
+	var logs logBuffer
+	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = 5 * time.Second })
+
+	var wg sync.WaitGroup
+	ups := make(chan float64, 10)
+	for range 10 {
+		wg.Go(func() { ups <- values(t, tgt.Probe(context.Background()))["dispatch_up"] })
+	}
+	require.Eventually(t, func() bool { return hits.Load() == 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // let the other nine join
+	close(release)
+	wg.Wait()
+	close(ups)
+	for up := range ups {
+		assert.Equal(t, 1.0, up)
+	}
+	assert.Equal(t, int64(1), hits.Load(), "ten concurrent scrapes, one request")
+}
+
+func TestTargetScrapeDeadlineShorterThanTimeout(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	tgt := newTestTarget(t, hang(t), &logs, func(o *TargetOptions) { o.Timeout = 10 * time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	p := tgt.Probe(ctx)
+	assert.Less(t, time.Since(start), time.Second)
+	v := values(t, p)
+	assert.Equal(t, 0.0, v["dispatch_up"])
+	assert.Equal(t, 1.0, v["dispatch_status_request_failures_total{reason=timeout}"])
+}
+
+func TestTargetOddStatusesLogOnce(t *testing.T) {
+	t.Parallel()
+	noHealth := `{"isRunning":true,"available":true,"config":{"pollIntervalMs":5000}}`
+	future := strings.Replace(statusAt(0, 0, -time.Second), `"lastPollStartedAt":"2026-11-26T20:59:58.999Z"`, `"lastPollStartedAt":"2027-01-01T00:00:00.000Z"`, 1)
+	require.NotEqual(t, future, statusAt(0, 0, -time.Second))
+	cases := map[string]struct {
+		body, note string
+		absent     []string
+	}{
+		"missing health":   {noHealth, "health missing", []string{"dispatch_poll_stale", "dispatch_stuck_queue", "dispatch_poll_last_started_seconds"}},
+		"future timestamp": {future, "lastPollStartedAt is after computedAt: ignored", []string{"dispatch_poll_last_started_seconds"}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var logs logBuffer
+			tgt := newTestTarget(t, serve(t, 200, c.body), &logs)
+			for range 3 {
+				v, _, _ := probe(t, tgt)
+				assert.Equal(t, 1.0, v["dispatch_up"])
+				assert.Equal(t, 1.0, v["dispatch_daemon_running"])
+				for _, a := range c.absent {
+					assert.NotContains(t, v, a)
+				}
+			}
+			assert.Equal(t, 1, logs.count(c.note), logs.String())
+		})
+	}
+}
+
+func TestTargetRecoversAndLogsOnce(t *testing.T) {
+	t.Parallel()
+	srv := &switchable{}
+	srv.set("garbage", false)
+	var logs logBuffer
+	tgt := newTestTarget(t, srv.serve(t), &logs)
+	probe(t, tgt)
+	probe(t, tgt)
+	srv.set(statusAt(0, 0, -time.Second), false)
+	v, _, _ := probe(t, tgt)
+	probe(t, tgt)
+	assert.Equal(t, 1.0, v["dispatch_up"])
+	assert.Equal(t, 1, logs.count("status request failing"))
+	assert.Equal(t, 1, logs.count("status readable again"))
+}
