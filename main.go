@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"os"
@@ -159,7 +160,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	// Serve.
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: stdlog.New(log.NewStdlibAdapter(level.Warn(logger)), "", 0)}
 	errc := make(chan error, 1)
 	go func() { errc <- web.ListenAndServe(server, webFlags, slogger) }()
 	select {

@@ -26,6 +26,14 @@ func (d *Daemon) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /demo/stop", d.handleStop)
 	mux.HandleFunc("POST /demo/start", d.handleStart)
 	mux.HandleFunc("GET "+StatusPath, d.handleStatus)
+	mux.HandleFunc("/demo/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "fault injection takes POST", http.StatusMethodNotAllowed)
+			return
+		}
+		http.NotFound(w, r)
+	})
 }
 
 func (d *Daemon) handleWedge(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,340 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// syncBuffer collects a run's log.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+func (b *syncBuffer) count(s string) int { return strings.Count(b.String(), s) }
+
+// freeAddr is a loopback address nothing listens on yet.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// exporter is run() in process, stopped when the test ends.
+type exporter struct {
+	addr string
+	logs *syncBuffer
+	code chan int
+}
+
+func startExporter(t *testing.T, args ...string) *exporter {
+	t.Helper()
+	e := &exporter{addr: freeAddr(t), logs: &syncBuffer{}, code: make(chan int, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { e.code <- run(ctx, append(args, "--web.listen-address="+e.addr), io.Discard, e.logs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case c := <-e.code:
+			assert.Equal(t, 0, c, "clean shutdown")
+		case <-time.After(10 * time.Second):
+			t.Error("exporter did not stop")
+		}
+	})
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", e.addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 5*time.Millisecond, "exporter listening: %s", e.logs)
+	return e
+}
+
+func (e *exporter) url(path string) string { return "http://" + e.addr + path }
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func httpPost(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "", nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// metric returns the value of one series in an exposition, or "" if absent.
+func metric(body, series string) string {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			return rest
+		}
+	}
+	return ""
+}
+
+func TestDemoWedgeAndStuckThroughHTTP(t *testing.T) {
+	t.Parallel()
+	dumps := t.TempDir()
+	e := startExporter(t, "--demo", "--demo.poll-interval=50ms", "--poll.stale-threshold=500ms", "--watchdog.stack-dump-dir="+dumps)
+
+	var body string
+	require.Eventually(t, func() bool {
+		_, body = httpGet(t, e.url("/metrics"))
+		return metric(body, `dispatch_poll_cycles_total{loop="dispatch",result="ok"}`) != "0"
+	}, 10*time.Second, 10*time.Millisecond, "a first cycle")
+	for _, family := range []string{"dispatch_poll_last_started_seconds", "dispatch_poll_last_completed_seconds", "dispatch_poll_in_flight",
+		"dispatch_poll_stale", "dispatch_poll_stale_threshold_seconds", "dispatch_poll_interval_seconds", "dispatch_stuck_queue",
+		"dispatch_ready_unassigned_tasks", "dispatch_available_workers", "dispatch_daemon_running", "dispatch_up",
+		"dispatch_poll_cycles_total", "dispatch_poll_cycle_duration_seconds", "dispatch_exporter_build_info"} {
+		assert.Contains(t, body, "# TYPE "+family+" ", family)
+	}
+	assert.Equal(t, "0", metric(body, `dispatch_poll_stale{loop="dispatch"}`))
+
+	code, _ := httpPost(t, e.url("/demo/wedge?phase=task-assignment"))
+	require.Equal(t, 202, code)
+	require.Eventually(t, func() bool {
+		start := time.Now()
+		_, body := httpGet(t, e.url("/metrics"))
+		assert.Less(t, time.Since(start), time.Second, "/metrics answers promptly while the loop is blocked")
+		return metric(body, `dispatch_poll_stale{loop="dispatch"}`) == "1"
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return e.logs.count("goroutine stacks at WEDGED written") == 1 }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // several watchdog ticks
+	assert.Equal(t, 1, e.logs.count("WEDGED: no cycle completed for"), e.logs.String())
+	assert.Contains(t, e.logs.String(), "in phase task-assignment")
+	files, _ := filepath.Glob(filepath.Join(dumps, "wedged-dispatch-*.txt"))
+	assert.Len(t, files, 1)
+
+	_, landing := httpGet(t, e.url("/"))
+	assert.Contains(t, landing, "<b>WEDGED</b>")
+
+	code, _ = httpPost(t, e.url("/demo/unwedge"))
+	require.Equal(t, 200, code)
+	require.Eventually(t, func() bool {
+		_, body := httpGet(t, e.url("/metrics"))
+		return metric(body, `dispatch_poll_stale{loop="dispatch"}`) == "0"
+	}, 10*time.Second, 20*time.Millisecond)
+
+	httpPost(t, e.url("/demo/workers?n=0"))
+	httpPost(t, e.url("/demo/tasks?n=2"))
+	require.Eventually(t, func() bool {
+		_, body := httpGet(t, e.url("/metrics"))
+		return metric(body, `dispatch_stuck_queue{loop="dispatch"}`) == "1"
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return e.logs.count("STUCK: ") == 1 }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, 1, e.logs.count("STUCK: "), "logged once, not per tick")
+	assert.Equal(t, 1, e.logs.count("RECOVERED"))
+}
+
+func TestDemoStopAndStart(t *testing.T) {
+	t.Parallel()
+	e := startExporter(t, "--demo", "--demo.poll-interval=50ms", "--poll.stale-threshold=300ms")
+	code, _ := httpPost(t, e.url("/demo/stop"))
+	require.Equal(t, 200, code)
+	time.Sleep(500 * time.Millisecond) // past the threshold
+	_, body := httpGet(t, e.url("/metrics"))
+	assert.Equal(t, "0", metric(body, `dispatch_daemon_running{loop="dispatch"}`))
+	assert.Equal(t, "0", metric(body, `dispatch_poll_stale{loop="dispatch"}`), "stopped is never stale")
+	code, _ = httpPost(t, e.url("/demo/start"))
+	require.Equal(t, 200, code)
+	code, _ = httpPost(t, e.url("/demo/start"))
+	assert.Equal(t, 409, code)
+	code, _ = httpGet(t, e.url("/demo/start"))
+	assert.Equal(t, 405, code, "fault injection takes POST only")
+	code, _ = httpPost(t, e.url("/demo/workers?n=-1"))
+	assert.Equal(t, 400, code)
+	code, body = httpGet(t, e.url("/api/daemon/status"))
+	assert.Equal(t, 200, code)
+	assert.Contains(t, body, `"isRunning":true`)
+}
+
+func TestSidecarAgainstTheDemo(t *testing.T) {
+	t.Parallel()
+	d := startExporter(t, "--demo", "--demo.poll-interval=50ms", "--poll.stale-threshold=400ms")
+	s := startExporter(t, "--target.url="+d.url("/api/daemon/status"), "--target.timeout=1s")
+
+	_, body := httpGet(t, s.url("/metrics"))
+	assert.Equal(t, "1", metric(body, `dispatch_up{loop="dispatch"}`), body)
+	assert.Equal(t, "0.4", metric(body, `dispatch_poll_stale_threshold_seconds{loop="dispatch"}`), "the demo's threshold, from its status")
+	code, _ := httpGet(t, s.url("/-/target/healthy"))
+	assert.Equal(t, 200, code)
+
+	httpPost(t, d.url("/demo/wedge"))
+	require.Eventually(t, func() bool {
+		_, body := httpGet(t, s.url("/metrics"))
+		return metric(body, `dispatch_poll_stale{loop="dispatch"}`) == "1"
+	}, 10*time.Second, 50*time.Millisecond)
+	code, _ = httpGet(t, s.url("/-/target/healthy"))
+	assert.Equal(t, 503, code)
+	_, landing := httpGet(t, s.url("/"))
+	assert.Contains(t, landing, "<b>WEDGED</b>")
+	httpPost(t, d.url("/demo/unwedge"))
+}
+
+func TestWebConfigTLSAndBasicAuth(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	certPEM := writeSelfSignedCert(t, dir)
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	require.NoError(t, err)
+	webConfig := filepath.Join(dir, "web.yml")
+	require.NoError(t, os.WriteFile(webConfig, fmt.Appendf(nil, `tls_server_config:
+  cert_file: %s
+  key_file: %s
+basic_auth_users:
+  prometheus: %s
+`, filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), hash), 0o600))
+	e := startExporter(t, "--demo", "--web.config.file="+webConfig)
+
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(certPEM))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	get := func(user, pass string) int {
+		req, err := http.NewRequest(http.MethodGet, "https://"+e.addr+"/metrics", nil)
+		require.NoError(t, err)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode == 200 {
+			assert.Contains(t, string(body), "dispatch_up")
+		}
+		return resp.StatusCode
+	}
+	assert.Equal(t, 401, get("", ""), "no credentials")
+	assert.Equal(t, 401, get("prometheus", "wrong"))
+	assert.Equal(t, 200, get("prometheus", "s3cret"))
+
+	resp, err := http.Get("http://" + e.addr + "/metrics")
+	if err == nil {
+		defer resp.Body.Close()
+		assert.Equal(t, 400, resp.StatusCode, "plain HTTP to a TLS port")
+	}
+}
+
+// writeSelfSignedCert writes tls.crt and tls.key for 127.0.0.1 into dir.
+func writeSelfSignedCert(t *testing.T, dir string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dispatch_exporter test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	return certPEM
+}
+
+func TestBadInputExitsClearly(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yml")
+	require.NoError(t, os.WriteFile(bad, []byte("targets: [{name: a, url: 'http://x', tiemout: 1s}]"), 0o600))
+	good := filepath.Join(dir, "good.yml")
+	require.NoError(t, os.WriteFile(good, []byte("targets: [{name: a, url: 'http://localhost:3457/api/daemon/status'}]"), 0o600))
+
+	cases := []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"--bogus"}, 2, "unknown long flag '--bogus'; try --help"},
+		{[]string{"--demo.poll-interval=soon"}, 2, `time: invalid duration "soon"`},
+		{[]string{"--log.level=loud"}, 2, "enum value must be one of debug,info,warn,error"},
+		{[]string{"--demo", "--demo.poll-interval=0s"}, 2, "interval must be positive"},
+		{[]string{"--config.file=" + bad}, 1, "field tiemout not found"},
+		{[]string{"--config.file=" + filepath.Join(dir, "missing.yml")}, 1, "no such file or directory"},
+		{[]string{"--config.check", "--config.file=" + bad}, 1, "config is invalid"},
+		{[]string{"--config.check", "--config.file=" + good}, 0, "config OK, 1 target(s)"},
+		{[]string{"--config.check"}, 2, "--config.check needs --config.file"},
+	}
+	for _, c := range cases {
+		var out syncBuffer
+		code := run(context.Background(), c.args, &out, &out)
+		assert.Equal(t, c.code, code, "%v: %s", c.args, out.String())
+		assert.Contains(t, out.String(), c.out, "%v", c.args)
+	}
+}
+
+func TestReloadOverHTTP(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dispatch.yml")
+	require.NoError(t, os.WriteFile(path, []byte("targets: [{name: a, url: 'http://127.0.0.1:1/status'}]"), 0o600))
+	e := startExporter(t, "--config.file="+path)
+
+	code, body := httpGet(t, e.url("/probe?target=b"))
+	assert.Equal(t, 400, code, body)
+	require.NoError(t, os.WriteFile(path, []byte("targets: [{name: a, url: 'http://127.0.0.1:1/status'}, {name: b, url: 'http://127.0.0.1:1/status'}]"), 0o600))
+	code, _ = httpPost(t, e.url("/-/reload"))
+	require.Equal(t, 200, code)
+	code, body = httpGet(t, e.url("/probe?target=b"))
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "0", metric(body, `dispatch_up{loop="dispatch"}`))
+	assert.Equal(t, "1", metric(body, `dispatch_status_request_failures_total{loop="dispatch",reason="connect"}`))
+
+	require.NoError(t, os.WriteFile(path, []byte("targets: nope"), 0o600))
+	code, _ = httpPost(t, e.url("/-/reload"))
+	assert.Equal(t, 500, code)
+	_, body = httpGet(t, e.url("/metrics"))
+	assert.Equal(t, "0", metric(body, "dispatch_exporter_config_last_reload_successful"))
+	assert.NotContains(t, body, "dispatch_up", "with a config file, targets are served on /probe only")
+	code, _ = httpGet(t, e.url("/probe?target=b"))
+	assert.Equal(t, 200, code, "the old config stays in force")
+}
