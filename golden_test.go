@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stoneforge/dispatch_exporter/collector"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -47,6 +49,13 @@ func checkGolden(t *testing.T, name, exposition string) {
 	want, err := os.ReadFile(path)
 	require.NoError(t, err, "run go test -update once to create it")
 	assert.Equal(t, string(want), shape(exposition), "metric families changed: review, then go test -update")
+	known := collector.SeriesNames()
+	for _, line := range strings.Split(shape(exposition), "\n") {
+		if name, _, _ := strings.Cut(line, "{"); line != "" && !strings.HasPrefix(line, "#") {
+			name, _, _ = strings.Cut(name, " ")
+			assert.True(t, known[name], "collector.SeriesNames lists %s", name)
+		}
+	}
 
 	t.Run("promtool check metrics "+name, func(t *testing.T) {
 		promtool := os.Getenv("PROMTOOL")

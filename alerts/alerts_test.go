@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v2"
+
+	"github.com/stoneforge/dispatch_exporter/collector"
 )
 
 type ruleFile struct {
@@ -110,7 +112,8 @@ func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 // name against what the exporter exports (the golden expositions).
 func TestRulesUseOnlyExportedMetrics(t *testing.T) {
 	t.Parallel()
-	exported := exportedNames(t)
+	exported := collector.SeriesNames()
+	exported["up"] = true // Prometheus' own
 	query := regexp.MustCompile("printf `([^`]+)`")
 	p := parser.NewParser(parser.Options{})
 	for _, r := range loadRules(t) {
@@ -134,23 +137,4 @@ func TestRulesUseOnlyExportedMetrics(t *testing.T) {
 			})
 		}
 	}
-}
-
-// exportedNames are the series names of both modes' golden expositions,
-// plus Prometheus' own up.
-func exportedNames(t *testing.T) map[string]bool {
-	t.Helper()
-	names := map[string]bool{"up": true}
-	for _, f := range []string{"demo.prom", "sidecar.prom"} {
-		b, err := os.ReadFile("../collector/testdata/golden/" + f)
-		require.NoError(t, err)
-		for _, line := range strings.Split(string(b), "\n") {
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			names[strings.FieldsFunc(line, func(r rune) bool { return r == '{' || r == ' ' })[0]] = true
-		}
-	}
-	names["dispatch_rate_limit_soonest_reset_seconds"] = true // present only while a rate limit is set
-	return names
 }

@@ -23,11 +23,44 @@ type descs struct {
 	threshold, interval, stuck, ready, workers, cycles, cycleDuration *prometheus.Desc
 }
 
-func newDesc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, append([]string{LoopLabel}, labels...), nil)
+// descNames records the names of the descriptors it makes.
+type descNames []string
+
+// desc makes a descriptor of a loop's family: namespace dispatch, label loop.
+func (n *descNames) desc(name, help string, labels ...string) *prometheus.Desc {
+	fq := prometheus.BuildFQName(Namespace, "", name)
+	*n = append(*n, fq)
+	return prometheus.NewDesc(fq, help, append([]string{LoopLabel}, labels...), nil)
 }
 
-func newDescs() *descs {
+// FamilyNames lists every metric family the collectors can export, from
+// either source, for checking dashboards and alerts against. Histograms
+// also export _bucket, _sum and _count series.
+func FamilyNames() []string {
+	var names descNames
+	newDescs(&names)
+	newStatusDescs(&names)
+	return append(names, ReloadSuccessfulMetric, ReloadTimestampMetric)
+}
+
+// SeriesNames is the set of series names the collectors can export: every
+// family, and a histogram's _bucket, _sum and _count.
+func SeriesNames() map[string]bool {
+	out := map[string]bool{}
+	for _, n := range FamilyNames() {
+		out[n] = true
+	}
+	hist := prometheus.BuildFQName(Namespace, "", cycleDurationName)
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		out[hist+suffix] = true
+	}
+	return out
+}
+
+const cycleDurationName = "poll_cycle_duration_seconds"
+
+func newDescs(names *descNames) *descs {
+	newDesc := names.desc
 	return &descs{
 		up: newDesc("up",
 			"1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the latest status request succeeded and parsed."),
@@ -53,7 +86,7 @@ func newDescs() *descs {
 			"Workers registered, enabled and not terminated; busy ones count."),
 		cycles: newDesc("poll_cycles_total",
 			"Poll cycles finished, by result: ok, error (the cycle returned an error) or panic (recovered).", "result"),
-		cycleDuration: newDesc("poll_cycle_duration_seconds",
+		cycleDuration: newDesc(cycleDurationName,
 			"Duration of finished poll cycles."),
 	}
 }

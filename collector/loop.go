@@ -25,7 +25,7 @@ func NewLoopCollector(loops ...*dispatch.Loop) (*LoopCollector, error) {
 		}
 		seen[l.Name()] = true
 	}
-	return &LoopCollector{descs: newDescs(), loops: loops}, nil
+	return &LoopCollector{descs: newDescs(new(descNames)), loops: loops}, nil
 }
 
 // Describe implements prometheus.Collector.

@@ -9,6 +9,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// The exporter's own config reload metrics.
+const (
+	ReloadSuccessfulMetric = "dispatch_exporter_config_last_reload_successful"
+	ReloadTimestampMetric  = "dispatch_exporter_config_last_reload_success_timestamp_seconds"
+)
+
 // Reloader re-reads the config file into Targets (on SIGHUP and
 // POST /-/reload). A bad file keeps the old config, logs why and sets
 // dispatch_exporter_config_last_reload_successful to 0.
@@ -30,11 +36,11 @@ func NewReloader(path string, targets *Targets, reg prometheus.Registerer, logge
 		targets: targets,
 		logger:  logger,
 		successful: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "dispatch_exporter_config_last_reload_successful",
+			Name: ReloadSuccessfulMetric,
 			Help: "1 when the last reload of the config file succeeded, 0 when it failed and the previous config stayed in force.",
 		}),
 		successTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "dispatch_exporter_config_last_reload_success_timestamp_seconds",
+			Name: ReloadTimestampMetric,
 			Help: "Unix time of the last successful config load.",
 		}),
 	}

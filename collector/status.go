@@ -90,8 +90,8 @@ func NewTarget(opts TargetOptions) *Target {
 	logger := log.With(opts.Logger, "target", opts.Name)
 	t := &Target{
 		opts:        opts,
-		descs:       newDescs(),
-		sdescs:      newStatusDescs(),
+		descs:       newDescs(new(descNames)),
+		sdescs:      newStatusDescs(new(descNames)),
 		logger:      logger,
 		tracker:     smithy.NewTracker(opts.StaleThreshold),
 		transitions: dispatch.NewTransitions(log.With(logger, "loop", opts.Loop), nil),

@@ -10,7 +10,8 @@ type statusDescs struct {
 	available, reportedStale, rateLimitPaused, soonestReset, requestDuration, requestFailures *prometheus.Desc
 }
 
-func newStatusDescs() *statusDescs {
+func newStatusDescs(names *descNames) *statusDescs {
+	newDesc := names.desc
 	return &statusDescs{
 		available: newDesc("daemon_available",
 			"1 when the server has a dispatch daemon (smithy's available); 0 when it has none, and then reason says why."),
