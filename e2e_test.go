@@ -1,0 +1,387 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v2"
+
+	"github.com/stoneforge/dispatch_exporter/dashboards"
+)
+
+// The end-to-end test runs the real thing on 127.0.0.1: the exporter binary
+// twice (--demo, and a sidecar watching the demo's status endpoint), a real
+// Prometheus scraping both and evaluating alerts/dispatch.rules.yml, a real
+// Alertmanager with alerts/alertmanager.yml's routing and inhibition, and a
+// webhook receiver here. Rules keep their expressions; their for: durations
+// are cut 60-fold (1m becomes 1s) so the test takes seconds, not hours.
+
+// proc is a process the test started; it is killed when the test ends.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+}
+
+func startProc(t *testing.T, name string, bin string, args ...string) *proc {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	f, err := os.Create(logPath)
+	require.NoError(t, err)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	require.NoError(t, cmd.Start(), "start %s", name)
+	p := &proc{name: name, cmd: cmd, log: logPath}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		f.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("--- %s log (last 3000 bytes) ---\n%s", name, tail(string(b), 3000))
+		}
+	})
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, 60*time.Second, 50*time.Millisecond, "waiting for %s", url)
+}
+
+// webhook records Alertmanager notifications.
+type webhook struct {
+	mu    sync.Mutex
+	got   []notification
+	srv   *httptest.Server
+	paths []string
+}
+
+type notification struct {
+	Receiver string  `json:"receiver"`
+	Status   string  `json:"status"`
+	Alerts   []alert `json:"alerts"`
+}
+
+type alert struct {
+	Status      string            `json:"status"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+func newWebhook(t *testing.T) *webhook {
+	w := &webhook{}
+	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var n notification
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			t.Errorf("webhook: %v", err)
+		}
+		w.mu.Lock()
+		w.got = append(w.got, n)
+		w.paths = append(w.paths, r.URL.Path)
+		w.mu.Unlock()
+	}))
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+// received reports whether a notification carried alertname for instance
+// in status ("firing" or "resolved"), and on which receiver.
+func (w *webhook) received(alertname, instance, status string) (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, n := range w.got {
+		for _, a := range n.Alerts {
+			if a.Labels["alertname"] == alertname && a.Labels["instance"] == instance && a.Status == status {
+				return n.Receiver, true
+			}
+		}
+	}
+	return "", false
+}
+
+func (w *webhook) alertnames() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for _, n := range w.got {
+		for _, a := range n.Alerts {
+			out = append(out, a.Labels["alertname"]+"/"+a.Labels["instance"]+"/"+a.Status)
+		}
+	}
+	return out
+}
+
+// promQuery runs an instant query and returns the result vector.
+func promQuery(t *testing.T, prom, query string) ([]map[string]any, error) {
+	t.Helper()
+	resp, err := http.Get(prom + "/api/v1/query?query=" + url.QueryEscape(query))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string           `json:"resultType"`
+			Result     []map[string]any `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("%s: %s", query, body.Error)
+	}
+	return body.Data.Result, nil
+}
+
+func firing(t *testing.T, prom, alertname, instance string) bool {
+	r, err := promQuery(t, prom, fmt.Sprintf(`ALERTS{alertname=%q, instance=%q, alertstate="firing"}`, alertname, instance))
+	return err == nil && len(r) > 0
+}
+
+// fastRules is alerts/dispatch.rules.yml with every for: cut 60-fold.
+func fastRules(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile("alerts/dispatch.rules.yml")
+	require.NoError(t, err)
+	fast := regexp.MustCompile(`(?m)^(\s+for: )(\d+)m$`).ReplaceAll(b, []byte("${1}${2}s"))
+	require.NotEqual(t, string(b), string(fast))
+	path := filepath.Join(dir, "dispatch.rules.yml")
+	require.NoError(t, os.WriteFile(path, fast, 0o644))
+	return path
+}
+
+// testAlertmanagerConfig is alerts/alertmanager.yml, routing and inhibition
+// untouched, with fast grouping and every receiver pointed at the webhook.
+func testAlertmanagerConfig(t *testing.T, dir, webhookURL string) string {
+	t.Helper()
+	b, err := os.ReadFile("alerts/alertmanager.yml")
+	require.NoError(t, err)
+	var cfg map[string]any
+	require.NoError(t, yaml.Unmarshal(b, &cfg))
+	route := cfg["route"].(map[any]any)
+	route["group_wait"], route["group_interval"] = "1s", "1s"
+	s, err := yaml.Marshal(cfg)
+	require.NoError(t, err)
+	out := regexp.MustCompile(`http://127\.0\.0\.1:5001`).ReplaceAll(s, []byte(webhookURL))
+	path := filepath.Join(dir, "alertmanager.yml")
+	require.NoError(t, os.WriteFile(path, out, 0o644))
+	return path
+}
+
+func TestEndToEnd(t *testing.T) {
+	prometheus, alertmanager := os.Getenv("PROMETHEUS"), os.Getenv("ALERTMANAGER")
+	if prometheus == "" || alertmanager == "" {
+		t.Skip("PROMETHEUS and ALERTMANAGER not set: `make test` installs them and runs this test")
+	}
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+
+	bin := filepath.Join(dir, "dispatch_exporter")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	demoAddr, sideAddr, amAddr, promAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	demoURL, sideURL, amURL, prom := "http://"+demoAddr, "http://"+sideAddr, "http://"+amAddr, "http://"+promAddr
+	startProc(t, "demo", bin, "--demo", "--demo.poll-interval=200ms", "--poll.stale-threshold=3s", "--web.listen-address="+demoAddr)
+	waitHTTP(t, demoURL+"/-/ready")
+	startProc(t, "sidecar", bin, "--target.url="+demoURL+"/api/daemon/status", "--target.timeout=1s", "--web.listen-address="+sideAddr)
+	waitHTTP(t, sideURL+"/-/ready")
+
+	hook := newWebhook(t)
+	startProc(t, "alertmanager", alertmanager,
+		"--config.file="+testAlertmanagerConfig(t, dir, hook.srv.URL),
+		"--storage.path="+filepath.Join(dir, "am"),
+		"--web.listen-address="+amAddr,
+		"--cluster.listen-address=")
+	waitHTTP(t, amURL+"/-/ready")
+
+	// Prometheus starts scraping first and loads the rules once it has data:
+	// its target discovery takes up to 5s at start-up, longer than the
+	// scaled-down for: of DispatchExporterAbsent (3m in production).
+	promConfig := filepath.Join(dir, "prometheus.yml")
+	writePromConfig := func(rules string) {
+		require.NoError(t, os.WriteFile(promConfig, fmt.Appendf(nil, `global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+  evaluation_interval: 1s
+rule_files: [%s]
+alerting:
+  alertmanagers:
+    - static_configs: [{targets: [%q]}]
+scrape_configs:
+  - job_name: dispatch
+    static_configs: [{targets: [%q, %q]}]
+`, rules, amAddr, demoAddr, sideAddr), 0o644))
+	}
+	writePromConfig("")
+	startProc(t, "prometheus", prometheus,
+		"--config.file="+promConfig,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+promAddr,
+		"--web.enable-lifecycle")
+	waitHTTP(t, prom+"/-/ready")
+
+	instances := []string{demoAddr, sideAddr}
+	eventually := func(cond func() bool, what string) {
+		t.Helper()
+		require.Eventually(t, cond, 60*time.Second, 200*time.Millisecond, "%s; notifications so far: %v", what, hook.alertnames())
+	}
+	eventually(func() bool {
+		r, err := promQuery(t, prom, `count(dispatch_up == 1) == 2 and count(rate(dispatch_poll_cycles_total[1m]) > 0) > 0`)
+		return err == nil && len(r) == 1
+	}, "both exporters scraped a few times")
+	writePromConfig(fmt.Sprintf("%q", fastRules(t, dir)))
+	resp, err := http.Post(prom+"/-/reload", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, "prometheus reload")
+	eventually(func() bool {
+		resp, err := http.Get(prom + "/api/v1/rules?type=alert")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Data struct {
+				Groups []struct {
+					Rules []any `json:"rules"`
+				} `json:"groups"`
+			} `json:"data"`
+		}
+		return json.NewDecoder(resp.Body).Decode(&body) == nil && len(body.Data.Groups) == 1 && len(body.Data.Groups[0].Rules) > 5
+	}, "rules loaded")
+
+	// Healthy: both targets up, every panel of the dashboard has data, and
+	// nothing fires.
+	time.Sleep(3 * time.Second) // long enough for any scaled for: to pass
+	d, err := dashboards.Dispatch()
+	require.NoError(t, err)
+	for title, queries := range dashboards.PanelQueries(d) {
+		for _, q := range queries {
+			r, err := promQuery(t, prom, dashboards.Expand(q))
+			assert.NoError(t, err, "panel %q", title)
+			assert.NotEmpty(t, r, "panel %q returns no data while the demo runs: %s", title, q)
+		}
+	}
+	r, err := promQuery(t, prom, `ALERTS{alertstate="firing"}`)
+	require.NoError(t, err)
+	assert.Empty(t, r, "healthy: nothing fires")
+	assert.Empty(t, hook.alertnames(), "healthy: nothing notifies")
+
+	// No workers: the queue is stuck, a warning reaches the webhook for
+	// both the in-process and the sidecar view.
+	resp, err = http.Post(demoURL+"/demo/workers?n=0", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	resp, err = http.Post(demoURL+"/demo/tasks?n=2", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	for _, inst := range instances {
+		eventually(func() bool { _, ok := hook.received("DispatchQueueStuck", inst, "firing"); return ok }, "stuck reaches the webhook for "+inst)
+		receiver, _ := hook.received("DispatchQueueStuck", inst, "firing")
+		assert.Equal(t, "chat", receiver, "warnings route to chat")
+	}
+
+	// Wedge: the critical page reaches the webhook, and the stuck warning is
+	// inhibited for the same loop (wedged wins).
+	resp, err = http.Post(demoURL+"/demo/wedge", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	for _, inst := range instances {
+		eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", inst, "firing"); return ok }, "wedged reaches the webhook for "+inst)
+		receiver, _ := hook.received("DispatchDaemonWedged", inst, "firing")
+		assert.Equal(t, "pager", receiver, "critical routes to the pager")
+	}
+	eventually(func() bool {
+		inhibited := amAlerts(t, amURL, "active=false&silenced=false&inhibited=true")
+		n := 0
+		for _, a := range inhibited {
+			if a.Labels["alertname"] == "DispatchQueueStuck" && a.Status.State == "suppressed" && len(a.Status.InhibitedBy) > 0 {
+				n++
+			}
+		}
+		return n == len(instances)
+	}, "DispatchQueueStuck inhibited by DispatchDaemonWedged, for each instance")
+	r, err = promQuery(t, prom, dashboards.Expand(`ALERTS{alertstate="firing", alertname=~"Dispatch.*", job=~"$job"}`))
+	require.NoError(t, err)
+	assert.NotEmpty(t, r, "the dashboard's alert annotations have something to show")
+	r, err = promQuery(t, prom, dashboards.Expand(dashboards.StateQuery()))
+	require.NoError(t, err)
+	for _, s := range r {
+		assert.Equal(t, "3", s["value"].([]any)[1], "the banner panel says WEDGED (3) for %v", s["metric"])
+	}
+
+	// Unwedge and give a worker back: resolved notifications arrive.
+	for _, path := range []string{"/demo/unwedge", "/demo/workers?n=2"} {
+		resp, err = http.Post(demoURL+path, "", nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	for _, inst := range instances {
+		eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", inst, "resolved"); return ok }, "wedged resolves for "+inst)
+		eventually(func() bool { _, ok := hook.received("DispatchQueueStuck", inst, "resolved"); return ok }, "stuck resolves for "+inst)
+	}
+	for _, n := range hook.alertnames() {
+		assert.Regexp(t, `^Dispatch(DaemonWedged|QueueStuck)/`, n, "no other alert fired")
+	}
+}
+
+type amAlert struct {
+	Labels map[string]string `json:"labels"`
+	Status struct {
+		State       string   `json:"state"`
+		InhibitedBy []string `json:"inhibitedBy"`
+	} `json:"status"`
+}
+
+// amAlerts lists Alertmanager's alerts through its API v2.
+func amAlerts(t *testing.T, am, filter string) []amAlert {
+	t.Helper()
+	resp, err := http.Get(am + "/api/v2/alerts?" + filter)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out []amAlert
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Logf("alertmanager: %s", strings.TrimSpace(string(b)))
+	}
+	return out
+}
