@@ -37,7 +37,7 @@ type proc struct {
 	log  string
 }
 
-func startProc(t *testing.T, name string, bin string, args ...string) *proc {
+func startProc(t testing.TB, name string, bin string, args ...string) *proc {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), name+".log")
 	f, err := os.Create(logPath)
@@ -65,7 +65,7 @@ func tail(s string, n int) string {
 	return s
 }
 
-func waitHTTP(t *testing.T, url string) {
+func waitHTTP(t testing.TB, url string) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(url)
@@ -86,9 +86,10 @@ type webhook struct {
 }
 
 type notification struct {
-	Receiver string  `json:"receiver"`
-	Status   string  `json:"status"`
-	Alerts   []alert `json:"alerts"`
+	Receiver string    `json:"receiver"`
+	Status   string    `json:"status"`
+	Alerts   []alert   `json:"alerts"`
+	At       time.Time `json:"-"` // when it arrived
 }
 
 type alert struct {
@@ -97,13 +98,14 @@ type alert struct {
 	Annotations map[string]string `json:"annotations"`
 }
 
-func newWebhook(t *testing.T) *webhook {
+func newWebhook(t testing.TB) *webhook {
 	w := &webhook{}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		var n notification
 		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
 			t.Errorf("webhook: %v", err)
 		}
+		n.At = time.Now()
 		w.mu.Lock()
 		w.got = append(w.got, n)
 		w.paths = append(w.paths, r.URL.Path)
@@ -116,16 +118,22 @@ func newWebhook(t *testing.T) *webhook {
 // received reports whether a notification carried alertname for instance
 // in status ("firing" or "resolved"), and on which receiver.
 func (w *webhook) received(alertname, instance, status string) (string, bool) {
+	n, ok := w.first(alertname, instance, status, time.Time{})
+	return n.Receiver, ok
+}
+
+// first is the first such notification that arrived after since.
+func (w *webhook) first(alertname, instance, status string, since time.Time) (notification, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, n := range w.got {
 		for _, a := range n.Alerts {
-			if a.Labels["alertname"] == alertname && a.Labels["instance"] == instance && a.Status == status {
-				return n.Receiver, true
+			if a.Labels["alertname"] == alertname && a.Labels["instance"] == instance && a.Status == status && n.At.After(since) {
+				return n, true
 			}
 		}
 	}
-	return "", false
+	return notification{}, false
 }
 
 func (w *webhook) alertnames() []string {
@@ -141,7 +149,7 @@ func (w *webhook) alertnames() []string {
 }
 
 // promQuery runs an instant query and returns the result vector.
-func promQuery(t *testing.T, prom, query string) ([]map[string]any, error) {
+func promQuery(t testing.TB, prom, query string) ([]map[string]any, error) {
 	t.Helper()
 	resp, err := http.Get(prom + "/api/v1/query?query=" + url.QueryEscape(query))
 	if err != nil {
@@ -165,13 +173,8 @@ func promQuery(t *testing.T, prom, query string) ([]map[string]any, error) {
 	return body.Data.Result, nil
 }
 
-func firing(t *testing.T, prom, alertname, instance string) bool {
-	r, err := promQuery(t, prom, fmt.Sprintf(`ALERTS{alertname=%q, instance=%q, alertstate="firing"}`, alertname, instance))
-	return err == nil && len(r) > 0
-}
-
 // fastRules is alerts/dispatch.rules.yml with every for: cut 60-fold.
-func fastRules(t *testing.T, dir string) string {
+func fastRules(t testing.TB, dir string) string {
 	t.Helper()
 	b, err := os.ReadFile("alerts/dispatch.rules.yml")
 	require.NoError(t, err)
@@ -184,7 +187,7 @@ func fastRules(t *testing.T, dir string) string {
 
 // testAlertmanagerConfig is alerts/alertmanager.yml, routing and inhibition
 // untouched, with fast grouping and every receiver pointed at the webhook.
-func testAlertmanagerConfig(t *testing.T, dir, webhookURL string) string {
+func testAlertmanagerConfig(t testing.TB, dir, webhookURL string) string {
 	t.Helper()
 	b, err := os.ReadFile("alerts/alertmanager.yml")
 	require.NoError(t, err)
@@ -200,37 +203,55 @@ func testAlertmanagerConfig(t *testing.T, dir, webhookURL string) string {
 	return path
 }
 
-func TestEndToEnd(t *testing.T) {
+// stack is the whole setup on 127.0.0.1: the demo, a sidecar watching it,
+// Prometheus scraping both every second with the rules loaded, and
+// Alertmanager notifying the webhook.
+type stack struct {
+	demoAddr, sideAddr   string
+	demoURL, prom, amURL string
+	hook                 *webhook
+}
+
+// instances are the two exporters' instance labels.
+func (s *stack) instances() []string { return []string{s.demoAddr, s.sideAddr} }
+
+func (s *stack) post(t testing.TB, path string) {
+	t.Helper()
+	resp, err := http.Post(s.demoURL+path, "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Less(t, resp.StatusCode, 300, "POST %s", path)
+}
+
+// startStack starts everything, or skips when the binaries are not
+// installed (`make test` installs them).
+func startStack(t testing.TB, threshold string) *stack {
+	t.Helper()
 	prometheus, alertmanager := os.Getenv("PROMETHEUS"), os.Getenv("ALERTMANAGER")
 	if prometheus == "" || alertmanager == "" {
-		t.Skip("PROMETHEUS and ALERTMANAGER not set: `make test` installs them and runs this test")
+		t.Skip("PROMETHEUS and ALERTMANAGER not set: `make test` installs them and runs this")
 	}
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	t.Parallel()
 	dir := t.TempDir()
-
-	bin := filepath.Join(dir, "dispatch_exporter")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	bin := buildExporter(t)
 
 	demoAddr, sideAddr, amAddr, promAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
-	demoURL, sideURL, amURL, prom := "http://"+demoAddr, "http://"+sideAddr, "http://"+amAddr, "http://"+promAddr
-	startProc(t, "demo", bin, "--demo", "--demo.poll-interval=200ms", "--poll.stale-threshold=3s", "--web.listen-address="+demoAddr)
-	waitHTTP(t, demoURL+"/-/ready")
-	startProc(t, "sidecar", bin, "--target.url="+demoURL+"/api/daemon/status", "--target.timeout=1s", "--web.listen-address="+sideAddr)
+	s := &stack{demoAddr: demoAddr, sideAddr: sideAddr, demoURL: "http://" + demoAddr, prom: "http://" + promAddr, amURL: "http://" + amAddr}
+	startProc(t, "demo", bin, "--demo", "--demo.poll-interval=200ms", "--poll.stale-threshold="+threshold, "--web.listen-address="+demoAddr)
+	waitHTTP(t, s.demoURL+"/-/ready")
+	sideURL := "http://" + sideAddr
+	startProc(t, "sidecar", bin, "--target.url="+s.demoURL+"/api/daemon/status", "--target.timeout=1s", "--web.listen-address="+sideAddr)
 	waitHTTP(t, sideURL+"/-/ready")
 
-	hook := newWebhook(t)
+	s.hook = newWebhook(t)
 	startProc(t, "alertmanager", alertmanager,
-		"--config.file="+testAlertmanagerConfig(t, dir, hook.srv.URL),
+		"--config.file="+testAlertmanagerConfig(t, dir, s.hook.srv.URL),
 		"--storage.path="+filepath.Join(dir, "am"),
 		"--web.listen-address="+amAddr,
 		"--cluster.listen-address=")
-	waitHTTP(t, amURL+"/-/ready")
-
+	waitHTTP(t, s.amURL+"/-/ready")
 	// Prometheus starts scraping first and loads the rules once it has data:
 	// its target discovery takes up to 5s at start-up, longer than the
 	// scaled-down for: of DispatchExporterAbsent (3m in production).
@@ -255,24 +276,23 @@ scrape_configs:
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr,
 		"--web.enable-lifecycle")
-	waitHTTP(t, prom+"/-/ready")
+	waitHTTP(t, s.prom+"/-/ready")
 
-	instances := []string{demoAddr, sideAddr}
 	eventually := func(cond func() bool, what string) {
 		t.Helper()
-		require.Eventually(t, cond, 60*time.Second, 200*time.Millisecond, "%s; notifications so far: %v", what, hook.alertnames())
+		require.Eventually(t, cond, 60*time.Second, 200*time.Millisecond, "%s; notifications so far: %v", what, s.hook.alertnames())
 	}
 	eventually(func() bool {
-		r, err := promQuery(t, prom, `count(dispatch_up == 1) == 2 and count(rate(dispatch_poll_cycles_total[1m]) > 0) > 0`)
+		r, err := promQuery(t, s.prom, `count(dispatch_up == 1) == 2 and count(rate(dispatch_poll_cycles_total[1m]) > 0) > 0`)
 		return err == nil && len(r) == 1
 	}, "both exporters scraped a few times")
 	writePromConfig(fmt.Sprintf("%q", fastRules(t, dir)))
-	resp, err := http.Post(prom+"/-/reload", "", nil)
+	resp, err := http.Post(s.prom+"/-/reload", "", nil)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode, "prometheus reload")
 	eventually(func() bool {
-		resp, err := http.Get(prom + "/api/v1/rules?type=alert")
+		resp, err := http.Get(s.prom + "/api/v1/rules?type=alert")
 		if err != nil {
 			return false
 		}
@@ -286,6 +306,18 @@ scrape_configs:
 		}
 		return json.NewDecoder(resp.Body).Decode(&body) == nil && len(body.Data.Groups) == 1 && len(body.Data.Groups[0].Rules) > 5
 	}, "rules loaded")
+
+	return s
+}
+
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, "3s")
+	prom, hook, amURL, instances := s.prom, s.hook, s.amURL, s.instances()
+	eventually := func(cond func() bool, what string) {
+		t.Helper()
+		require.Eventually(t, cond, 60*time.Second, 200*time.Millisecond, "%s; notifications so far: %v", what, hook.alertnames())
+	}
 
 	// Healthy: both targets up, every panel of the dashboard has data, and
 	// nothing fires.
@@ -306,12 +338,8 @@ scrape_configs:
 
 	// No workers: the queue is stuck, a warning reaches the webhook for
 	// both the in-process and the sidecar view.
-	resp, err = http.Post(demoURL+"/demo/workers?n=0", "", nil)
-	require.NoError(t, err)
-	resp.Body.Close()
-	resp, err = http.Post(demoURL+"/demo/tasks?n=2", "", nil)
-	require.NoError(t, err)
-	resp.Body.Close()
+	s.post(t, "/demo/workers?n=0")
+	s.post(t, "/demo/tasks?n=2")
 	for _, inst := range instances {
 		eventually(func() bool { _, ok := hook.received("DispatchQueueStuck", inst, "firing"); return ok }, "stuck reaches the webhook for "+inst)
 		receiver, _ := hook.received("DispatchQueueStuck", inst, "firing")
@@ -320,9 +348,7 @@ scrape_configs:
 
 	// Wedge: the critical page reaches the webhook, and the stuck warning is
 	// inhibited for the same loop (wedged wins).
-	resp, err = http.Post(demoURL+"/demo/wedge", "", nil)
-	require.NoError(t, err)
-	resp.Body.Close()
+	s.post(t, "/demo/wedge")
 	for _, inst := range instances {
 		eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", inst, "firing"); return ok }, "wedged reaches the webhook for "+inst)
 		receiver, _ := hook.received("DispatchDaemonWedged", inst, "firing")
@@ -348,11 +374,8 @@ scrape_configs:
 	}
 
 	// Unwedge and give a worker back: resolved notifications arrive.
-	for _, path := range []string{"/demo/unwedge", "/demo/workers?n=2"} {
-		resp, err = http.Post(demoURL+path, "", nil)
-		require.NoError(t, err)
-		resp.Body.Close()
-	}
+	s.post(t, "/demo/unwedge")
+	s.post(t, "/demo/workers?n=2")
 	for _, inst := range instances {
 		eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", inst, "resolved"); return ok }, "wedged resolves for "+inst)
 		eventually(func() bool { _, ok := hook.received("DispatchQueueStuck", inst, "resolved"); return ok }, "stuck resolves for "+inst)
@@ -371,7 +394,7 @@ type amAlert struct {
 }
 
 // amAlerts lists Alertmanager's alerts through its API v2.
-func amAlerts(t *testing.T, am, filter string) []amAlert {
+func amAlerts(t testing.TB, am, filter string) []amAlert {
 	t.Helper()
 	resp, err := http.Get(am + "/api/v2/alerts?" + filter)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	stdlog "log"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -128,6 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		targets := collector.NewTargets(collector.TargetDefaults{
 			Timeout: *targetTimeout, StaleThreshold: *staleThreshold, MaxBodyBytes: int64(*maxBody), Logger: logger,
+			DisableKeepAlives: *configFile != "", // many targets: hold no idle connections
 		})
 		reloader := collector.NewReloader(*configFile, targets, reg, logger)
 		side := &handler.Sidecar{Targets: targets, Self: reg, TimeoutOffset: *timeoutOffset,
@@ -153,6 +155,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		states = targets.States
 		go reloadOnSIGHUP(ctx, reloader)
 	}
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // the landing page links heap and CPU profiles
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.Handle("/-/healthy", handler.Text("Healthy"))
 	mux.Handle("/-/ready", handler.Text("Ready"))
 	if *metricsPath != "/" {

@@ -16,9 +16,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,7 +46,7 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 func (b *syncBuffer) count(s string) int { return strings.Count(b.String(), s) }
 
 // freeAddr is a loopback address nothing listens on yet.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -337,4 +339,46 @@ func TestReloadOverHTTP(t *testing.T) {
 	assert.NotContains(t, body, "dispatch_up", "with a config file, targets are served on /probe only")
 	code, _ = httpGet(t, e.url("/probe?target=b"))
 	assert.Equal(t, 200, code, "the old config stays in force")
+}
+
+// buildExporter builds the exporter binary, for tests of the real process.
+func buildExporter(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "dispatch_exporter")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+func TestSIGHUPReloadsTheConfig(t *testing.T) {
+	t.Parallel()
+	bin := buildExporter(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dispatch.yml")
+	require.NoError(t, os.WriteFile(path, []byte("targets: [{name: a, url: 'http://127.0.0.1:1/status'}]"), 0o600))
+	addr := freeAddr(t)
+	var logs syncBuffer
+	cmd := exec.Command(bin, "--config.file="+path, "--web.listen-address="+addr)
+	cmd.Stderr = &logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "Listening on") }, 10*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, os.WriteFile(path, []byte("targets: [{name: a, url: 'http://127.0.0.1:1/status'}, {name: b, url: 'http://127.0.0.1:1/status'}]"), 0o600))
+	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool {
+		code, _ := httpGet(t, "http://"+addr+"/probe?target=b")
+		return code == 200
+	}, 10*time.Second, 20*time.Millisecond, "target b after SIGHUP: %s", logs.String())
+
+	require.NoError(t, os.WriteFile(path, []byte("targets: [{name: a, url: 'http://127.0.0.1:1/status', extra: 1}]"), 0o600))
+	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "config reload failed") }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, logs.String(), "field extra not found")
+	code, _ := httpGet(t, "http://"+addr+"/probe?target=b")
+	assert.Equal(t, 200, code, "a bad file keeps the old config")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), "SIGTERM shuts down cleanly")
+	assert.Contains(t, logs.String(), "shutting down")
 }

@@ -62,6 +62,7 @@ func TestSidecarMatchesInProcess(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, d.Loop().Start(context.Background()))
 	require.Eventually(t, func() bool { return d.Loop().Check().Stale }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // the JSON carries milliseconds: step off the threshold's edge
 	compare("wedged")
 	side, _, _ := probe(t, sidecar)
 	assert.Equal(t, 1.0, side["dispatch_poll_stale"])

@@ -38,6 +38,22 @@ type TargetOptions struct {
 	Logger log.Logger
 	// Now is our clock (monotonic). Default time.Now.
 	Now func() time.Time
+
+	// shared are descriptors to share with other targets (Targets passes
+	// one set to all: a thousand targets need not hold a thousand copies).
+	shared *targetDescs
+}
+
+// targetDescs are a target's descriptors: the shared families and the
+// status endpoint's own.
+type targetDescs struct {
+	loop   *descs
+	status *statusDescs
+}
+
+func newTargetDescs() *targetDescs {
+	var names descNames
+	return &targetDescs{loop: newDescs(&names), status: newStatusDescs(&names)}
 }
 
 // Target reads one daemon's status endpoint at scrape time and judges its
@@ -45,8 +61,7 @@ type TargetOptions struct {
 // survives the daemon going silent: see smithy.Tracker.
 type Target struct {
 	opts   TargetOptions
-	descs  *descs
-	sdescs *statusDescs
+	descs  *targetDescs
 	logger log.Logger
 	flight flight[probeResult]
 
@@ -87,11 +102,13 @@ func NewTarget(opts TargetOptions) *Target {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.shared == nil {
+		opts.shared = newTargetDescs()
+	}
 	logger := log.With(opts.Logger, "target", opts.Name)
 	t := &Target{
 		opts:        opts,
-		descs:       newDescs(new(descNames)),
-		sdescs:      newStatusDescs(new(descNames)),
+		descs:       opts.shared,
 		logger:      logger,
 		tracker:     smithy.NewTracker(opts.StaleThreshold),
 		transitions: dispatch.NewTransitions(log.With(logger, "loop", opts.Loop), nil),
@@ -245,14 +262,14 @@ func (p Probe) Liveness(shadow bool) bool {
 
 // Describe implements prometheus.Collector.
 func (p Probe) Describe(ch chan<- *prometheus.Desc) {
-	p.target.descs.describe(ch)
-	p.target.sdescs.describe(ch)
+	p.target.descs.loop.describe(ch)
+	p.target.descs.status.describe(ch)
 }
 
 // Collect implements prometheus.Collector.
 func (p Probe) Collect(ch chan<- prometheus.Metric) {
 	t, r := p.target, p.result
-	t.descs.collect(ch, sample{loop: t.opts.Loop, up: r.obs.Up, health: r.obs.Health}, r.verdict)
+	t.descs.loop.collect(ch, sample{loop: t.opts.Loop, up: r.obs.Up, health: r.obs.Health}, r.verdict)
 
 	t.mu.Lock()
 	failures := make(map[string]uint64, len(t.failures))
@@ -260,7 +277,7 @@ func (p Probe) Collect(ch chan<- prometheus.Metric) {
 		failures[k] = v
 	}
 	t.mu.Unlock()
-	t.sdescs.collect(ch, t.opts.Loop, r, failures)
+	t.descs.status.collect(ch, t.opts.Loop, r, failures)
 }
 
 // String describes the target for logs.

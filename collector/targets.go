@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"net/http"
 	"reflect"
 	"sync"
 	"time"
@@ -28,6 +29,10 @@ type TargetDefaults struct {
 	Logger         log.Logger
 	// Now is our clock (monotonic). Default time.Now.
 	Now func() time.Time
+	// DisableKeepAlives closes each status request's connection, as
+	// blackbox_exporter does: with many targets, idle connections (two
+	// goroutines and buffers each) would cost more than the handshakes.
+	DisableKeepAlives bool
 }
 
 // Targets is the set of configured targets. Apply swaps in a new config;
@@ -35,6 +40,7 @@ type TargetDefaults struct {
 // counters), so a reload never resets a grace period or a counter needlessly.
 type Targets struct {
 	defaults TargetDefaults
+	descs    *targetDescs
 
 	mu      sync.RWMutex
 	list    []*Target
@@ -47,7 +53,7 @@ func NewTargets(d TargetDefaults) *Targets {
 	if d.Logger == nil {
 		d.Logger = log.NewNopLogger()
 	}
-	return &Targets{defaults: d, configs: map[string]TargetConfig{}}
+	return &Targets{defaults: d, descs: newTargetDescs(), configs: map[string]TargetConfig{}}
 }
 
 // Apply builds the targets of cfg. On error nothing changes.
@@ -59,13 +65,15 @@ func (s *Targets) Apply(cfg *Config) error {
 	list := make([]*Target, 0, len(cfg.Targets))
 	byName := make(map[string]*Target, len(cfg.Targets))
 	configs := make(map[string]TargetConfig, len(cfg.Targets))
+	var clients clientCache
 	for _, tc := range cfg.Targets {
 		t, ok := old[tc.Name]
 		if !ok || !reflect.DeepEqual(oldConfigs[tc.Name], tc) {
-			var err error
-			if t, err = s.build(tc); err != nil {
-				return err
+			client, err := clients.get(tc.HTTPClientConfig, s.defaults.DisableKeepAlives)
+			if err != nil {
+				return fmt.Errorf("target %s: http client: %w", tc.Name, err)
 			}
+			t = s.build(tc, client)
 		}
 		list = append(list, t)
 		byName[tc.Name] = t
@@ -78,12 +86,36 @@ func (s *Targets) Apply(cfg *Config) error {
 	return nil
 }
 
-func (s *Targets) build(tc TargetConfig) (*Target, error) {
-	client, err := config.NewClientFromConfig(tc.HTTPClientConfig, "dispatch_exporter",
-		config.WithUserAgent(version.ComponentUserAgent("dispatch_exporter")))
-	if err != nil {
-		return nil, fmt.Errorf("target %s: http client: %w", tc.Name, err)
+// clientCache shares one HTTP client among targets whose client configs
+// are equal: a thousand targets with the default config hold one transport,
+// not a thousand.
+type clientCache []struct {
+	cfg    config.HTTPClientConfig
+	client *http.Client
+}
+
+func (c *clientCache) get(cfg config.HTTPClientConfig, noKeepAlive bool) (*http.Client, error) {
+	for _, e := range *c {
+		if reflect.DeepEqual(e.cfg, cfg) {
+			return e.client, nil
+		}
 	}
+	opts := []config.HTTPClientOption{config.WithUserAgent(version.ComponentUserAgent("dispatch_exporter"))}
+	if noKeepAlive {
+		opts = append(opts, config.WithKeepAlivesDisabled())
+	}
+	client, err := config.NewClientFromConfig(cfg, "dispatch_exporter", opts...)
+	if err != nil {
+		return nil, err
+	}
+	*c = append(*c, struct {
+		cfg    config.HTTPClientConfig
+		client *http.Client
+	}{cfg, client})
+	return client, nil
+}
+
+func (s *Targets) build(tc TargetConfig, client *http.Client) *Target {
 	return NewTarget(TargetOptions{
 		Name:           tc.Name,
 		URL:            tc.URL,
@@ -93,7 +125,8 @@ func (s *Targets) build(tc TargetConfig) (*Target, error) {
 		MaxBodyBytes:   s.defaults.MaxBodyBytes,
 		Logger:         s.defaults.Logger,
 		Now:            s.defaults.Now,
-	}), nil
+		shared:         s.descs,
+	})
 }
 
 func orDefault(d model.Duration, def time.Duration) time.Duration {

@@ -49,7 +49,7 @@ func (s *Sidecar) Metrics(w http.ResponseWriter, r *http.Request) {
 			gatherers = append(gatherers, s.probeRegistry(r, t))
 		}
 	}
-	s.serve(w, r, gatherers)
+	s.serve(w, r, gatherers, true)
 }
 
 // Probe serves one configured target: /probe?target=NAME. Unknown names get
@@ -59,7 +59,7 @@ func (s *Sidecar) Probe(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.serve(w, r, s.probeRegistry(r, t))
+	s.serve(w, r, s.probeRegistry(r, t), false)
 }
 
 // TargetHealthy is a liveness probe for the daemon's container: 200 while
@@ -115,10 +115,14 @@ func (s *Sidecar) probeRegistry(r *http.Request, t *collector.Target) *prometheu
 	return reg
 }
 
-func (s *Sidecar) serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer) {
+// serve writes what g gathers. A probe's answer (about 2.5 KB) goes out
+// uncompressed: profiled, gzip cost a third of a probe's CPU to save two
+// kilobytes on the sidecar's link.
+func (s *Sidecar) serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, compress bool) {
 	promhttp.HandlerFor(g, promhttp.HandlerOpts{
-		ErrorLog:      promLogger{s.Logger},
-		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:           promLogger{s.Logger},
+		ErrorHandling:      promhttp.ContinueOnError,
+		DisableCompression: !compress,
 	}).ServeHTTP(w, r)
 }
 

@@ -117,10 +117,11 @@ func (t *Tracker) Fail(refused bool, at time.Time) Observation {
 }
 
 // runStart is the earliest moment known of a run that started between the
-// previous observation and h: its first cycle's start when that cycle began
-// after the previous look (so belongs to the new run), else h itself.
+// previous observation and h: its first cycle's start when that is a new
+// cycle begun no earlier than the previous look (so of the new run; the
+// JSON's millisecond stamps can make the two equal), else h itself.
 func runStart(prev *dispatch.Health, h dispatch.Health) time.Time {
-	if prev != nil && h.LastStarted.After(prev.Now) {
+	if prev != nil && h.LastStarted.After(prev.LastStarted) && !h.LastStarted.Before(prev.Now) {
 		return h.LastStarted
 	}
 	return h.Now

@@ -248,3 +248,13 @@ func TestTrackerRestartAnchorsOnTheNewRunsFirstCycle(t *testing.T) {
 	o = tr.Observe(status(t, 0, sec(66), true, d(5), d(-99)), ours.Add(sec(66)))
 	assert.True(t, judge(o).Stale, "61s after the new run's first cycle started, as the daemon itself would judge")
 }
+
+func TestTrackerRestartWithinTheSameMillisecond(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0)
+	tr.Observe(status(t, 0, 0, false, d(-100), d(-99)), ours) // stopped, looked at 0s
+	// Started at once: its first cycle is stamped with the same millisecond.
+	o := tr.Observe(status(t, 0, sec(30), true, d(0), d(-99)), ours.Add(sec(30)))
+	require.True(t, o.Restarted)
+	assert.Equal(t, ours, o.Health.RunningSince)
+}
