@@ -189,5 +189,3 @@ func waitNotFiring(b testing.TB, s *stack, instance string) {
 	b.Helper()
 	pollUntil(b, func() bool { return alertState(b, s.prom, "DispatchDaemonWedged", instance) == "" })
 }
-
-
