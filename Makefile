@@ -1,14 +1,30 @@
 # dispatch_exporter. `make test` is the one command that runs every test;
 # .ci/run calls it. It installs the pinned Prometheus, promtool, Alertmanager
-# and amtool the tests run (cached after the first run).
+# and amtool the tests run (cached after the first run), and podman for the
+# container test where the machine allows.
 
 GO       ?= go
 FUZZTIME ?= 10s
 TOOLS     = eval "$$(.ci/install-tools)" &&
 
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH     ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+BUILD_USER ?= $(shell id -un)@$(shell hostname)
+VERSION_PKG = github.com/prometheus/common/version
+LDFLAGS     = -s -w \
+	-X $(VERSION_PKG).Version=$(VERSION) \
+	-X $(VERSION_PKG).Revision=$(REVISION) \
+	-X $(VERSION_PKG).Branch=$(BRANCH) \
+	-X $(VERSION_PKG).BuildUser=$(BUILD_USER) \
+	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
+PLATFORMS  ?= linux/amd64 linux/arm64
+
 .PHONY: test
 test: lint
 	$(TOOLS) $(GO) test -race -count=1 ./...
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./dispatch/... ./collector/...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./dispatch/smithy
 
 .PHONY: lint
@@ -20,6 +36,48 @@ lint:
 tools:
 	@.ci/install-tools
 
+# A static binary for this machine, with version, revision, branch and
+# build date for --version and dispatch_exporter_build_info.
+.PHONY: build
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dispatch_exporter .
+
+# Static binaries for each platform, and their sha256 sums, in dist/.
+.PHONY: release
+release:
+	rm -rf dist && mkdir -p dist
+	for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; out=dist/dispatch_exporter-$(VERSION).$$os-$$arch; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out . || exit 1; \
+	done
+	cd dist && sha256sum dispatch_exporter-* > sha256sums.txt && cat sha256sums.txt
+
+.PHONY: docker
+docker:
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg BRANCH=$(BRANCH) \
+		--build-arg BUILD_DATE=$(BUILD_DATE) -t dispatch_exporter:$(VERSION) .
+
+# Regenerate what is generated: the dashboard JSON, the PrometheusRule.
+.PHONY: generate
+generate:
+	$(GO) generate ./...
+
+# Go benchmarks of the hot paths.
 .PHONY: bench
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./dispatch/ ./collector/...
+
+# Side by side with prometheus-community/json_exporter v0.7.0.
+.PHONY: bench-compare
+bench-compare:
+	eval "$$(.ci/install-tools json_exporter)" && $(GO) test -run '^$$' -bench CompareJSONExporter -benchtime 1x -timeout 10m .
+
+# Wedge -> stale -> firing -> notification, with real Prometheus and Alertmanager.
+.PHONY: bench-latency
+bench-latency:
+	$(TOOLS) $(GO) test -run '^$$' -bench DetectionLatency -benchtime 1x -timeout 10m .
+
+# 1,000 targets in one exporter.
+.PHONY: bench-scale
+bench-scale:
+	$(GO) test -run '^$$' -bench Scale1000Targets -benchtime 1x -timeout 20m .
