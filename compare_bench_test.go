@@ -35,23 +35,7 @@ func BenchmarkCompareJSONExporter(b *testing.B) {
 		roundTime   = 3 * time.Second
 		rounds      = 6 // alternating: ours, theirs, ours, ...
 	)
-	body, err := os.ReadFile(filepath.Join("dispatch", "smithy", "testdata", "samples", "stuck.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	hang := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/hang" {
-			select {
-			case <-hang:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	}))
-	b.Cleanup(func() { close(hang); srv.Close() })
+	srv := sampleServer(b, "stuck.json", "/hang")
 
 	oursAddr, theirsAddr := freeAddr(b), freeAddr(b)
 	ours := startProc(b, "dispatch_exporter", buildExporter(b), "--target.url="+srv.URL+"/api/daemon/status", "--web.listen-address="+oursAddr, "--log.level=error")
@@ -221,4 +205,28 @@ func procStatusKiB(b testing.TB, pid int, field string) float64 {
 	}
 	b.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// sampleServer serves a smithy sample on every path but hang, where it
+// never answers until the benchmark ends.
+func sampleServer(b testing.TB, sample, hang string) *httptest.Server {
+	b.Helper()
+	body, err := os.ReadFile(filepath.Join("dispatch", "smithy", "testdata", "samples", sample))
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == hang {
+			select {
+			case <-stop:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	b.Cleanup(func() { close(stop); srv.Close() })
+	return srv
 }

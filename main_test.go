@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,23 +25,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
-
-// syncBuffer collects a run's log.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
-func (b *syncBuffer) count(s string) int { return strings.Count(b.String(), s) }
 
 // freeAddr is a loopback address nothing listens on yet.
 func freeAddr(t testing.TB) string {
@@ -58,13 +42,13 @@ func freeAddr(t testing.TB) string {
 // exporter is run() in process, stopped when the test ends.
 type exporter struct {
 	addr string
-	logs *syncBuffer
+	logs *dispatchtest.Logs
 	code chan int
 }
 
 func startExporter(t *testing.T, args ...string) *exporter {
 	t.Helper()
-	e := &exporter{addr: freeAddr(t), logs: &syncBuffer{}, code: make(chan int, 1)}
+	e := &exporter{addr: freeAddr(t), logs: &dispatchtest.Logs{}, code: make(chan int, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { e.code <- run(ctx, append(args, "--web.listen-address="+e.addr), io.Discard, e.logs) }()
 	t.Cleanup(func() {
@@ -144,9 +128,9 @@ func TestDemoWedgeAndStuckThroughHTTP(t *testing.T) {
 		assert.Less(t, time.Since(start), time.Second, "/metrics answers promptly while the loop is blocked")
 		return metric(body, `dispatch_poll_stale{loop="dispatch"}`) == "1"
 	}, 10*time.Second, 50*time.Millisecond)
-	require.Eventually(t, func() bool { return e.logs.count("goroutine stacks at WEDGED written") == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return e.logs.Count("goroutine stacks at WEDGED written") == 1 }, 5*time.Second, 10*time.Millisecond)
 	time.Sleep(300 * time.Millisecond) // several watchdog ticks
-	assert.Equal(t, 1, e.logs.count("WEDGED: no cycle completed for"), e.logs.String())
+	assert.Equal(t, 1, e.logs.Count("WEDGED: no cycle completed for"), e.logs.String())
 	assert.Contains(t, e.logs.String(), "in phase task-assignment")
 	files, _ := filepath.Glob(filepath.Join(dumps, "wedged-dispatch-*.txt"))
 	assert.Len(t, files, 1)
@@ -167,10 +151,10 @@ func TestDemoWedgeAndStuckThroughHTTP(t *testing.T) {
 		_, body := httpGet(t, e.url("/metrics"))
 		return metric(body, `dispatch_stuck_queue{loop="dispatch"}`) == "1"
 	}, 10*time.Second, 20*time.Millisecond)
-	require.Eventually(t, func() bool { return e.logs.count("STUCK: ") == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return e.logs.Count("STUCK: ") == 1 }, 5*time.Second, 10*time.Millisecond)
 	time.Sleep(300 * time.Millisecond)
-	assert.Equal(t, 1, e.logs.count("STUCK: "), "logged once, not per tick")
-	assert.Equal(t, 1, e.logs.count("RECOVERED"))
+	assert.Equal(t, 1, e.logs.Count("STUCK: "), "logged once, not per tick")
+	assert.Equal(t, 1, e.logs.Count("RECOVERED"))
 }
 
 func TestDemoStopAndStart(t *testing.T) {
@@ -307,7 +291,7 @@ func TestBadInputExitsClearly(t *testing.T) {
 		{[]string{"--config.check"}, 2, "--config.check needs --config.file"},
 	}
 	for _, c := range cases {
-		var out syncBuffer
+		var out dispatchtest.Logs
 		code := run(context.Background(), c.args, &out, &out)
 		assert.Equal(t, c.code, code, "%v: %s", c.args, out.String())
 		assert.Contains(t, out.String(), c.out, "%v", c.args)
@@ -357,7 +341,7 @@ func TestSIGHUPReloadsTheConfig(t *testing.T) {
 	path := filepath.Join(dir, "dispatch.yml")
 	require.NoError(t, os.WriteFile(path, []byte("targets: [{name: a, url: 'http://127.0.0.1:1/status'}]"), 0o600))
 	addr := freeAddr(t)
-	var logs syncBuffer
+	var logs dispatchtest.Logs
 	cmd := exec.Command(bin, "--config.file="+path, "--web.listen-address="+addr)
 	cmd.Stderr = &logs
 	require.NoError(t, cmd.Start())

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -36,22 +35,7 @@ func BenchmarkScale1000Targets(b *testing.B) {
 		realTime = 30 * time.Second
 		perHour  = 240 // one probe per target every 15s for an hour
 	)
-	body, err := os.ReadFile(filepath.Join("dispatch", "smithy", "testdata", "samples", "healthy.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	hang := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/t/0" {
-			select {
-			case <-hang:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		_, _ = w.Write(body)
-	}))
-	b.Cleanup(func() { close(hang); srv.Close() })
+	srv := sampleServer(b, "healthy.json", "/t/0")
 
 	dir := b.TempDir()
 	var cfg strings.Builder

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
 const goodConfig = `
@@ -86,10 +88,10 @@ func TestReloaderKeepsTheOldConfigOnError(t *testing.T) {
 	path := filepath.Join(dir, "dispatch.yml")
 	write := func(s string) { require.NoError(t, os.WriteFile(path, []byte(s), 0o600)) }
 	write(goodConfig)
-	var logs logBuffer
+	var logs dispatchtest.Logs
 	targets := NewTargets(TargetDefaults{Timeout: time.Second})
 	reg := prometheus.NewRegistry()
-	r := NewReloader(path, targets, reg, logs.logger())
+	r := NewReloader(path, targets, reg, logs.Logger())
 	require.NoError(t, r.Reload())
 	assert.Equal(t, []string{"smithy", "smithy-eu"}, targets.Names())
 	before, _ := targets.Get("smithy")
@@ -97,7 +99,7 @@ func TestReloaderKeepsTheOldConfigOnError(t *testing.T) {
 	write("targets: [{name: other, url: 'http://x', bogus: 1}]")
 	require.Error(t, r.Reload())
 	assert.Equal(t, []string{"smithy", "smithy-eu"}, targets.Names(), "the old config stays in force")
-	assert.Equal(t, 1, logs.count("config reload failed; the previous config stays in force"))
+	assert.Equal(t, 1, logs.Count("config reload failed; the previous config stays in force"))
 	assert.Contains(t, logs.String(), "field bogus not found")
 	require.NoError(t, testutil.GatherAndCompare(reg, stringsReader(`
 # HELP dispatch_exporter_config_last_reload_successful 1 when the last reload of the config file succeeded, 0 when it failed and the previous config stayed in force.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stoneforge/dispatch_exporter/dispatch"
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
 // blockingCycle runs once freely and then blocks, deaf to ctx, until released.
@@ -31,7 +32,7 @@ func (b *blockingCycle) cycle(context.Context) error {
 
 func TestLoopCollectorOutput(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: t0}
+	clock := dispatchtest.NewClock(t0)
 	done := make(chan struct{})
 	loop, err := dispatch.NewLoop(func(context.Context) error { close(done); return nil },
 		dispatch.Options{Name: "main", Interval: time.Hour, StaleThreshold: 30 * time.Second, Clock: clock, WatchdogInterval: time.Hour})
@@ -126,7 +127,7 @@ dispatch_poll_cycle_duration_seconds_count{loop="main"} 1
 
 func TestLoopCollectorStaleWhileTheLoopGoroutineIsBlocked(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: t0}
+	clock := dispatchtest.NewClock(t0)
 	b := &blockingCycle{entered: make(chan struct{}), release: make(chan struct{})}
 	loop, err := dispatch.NewLoop(b.cycle, dispatch.Options{Interval: time.Millisecond, Clock: clock, WatchdogInterval: time.Hour})
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stoneforge/dispatch_exporter/dispatch/demo"
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
 // TestSidecarMatchesInProcess points a sidecar Target at the demo's
@@ -31,7 +32,7 @@ func TestSidecarMatchesInProcess(t *testing.T) {
 
 	inProcess, err := NewLoopCollector(d.Loop())
 	require.NoError(t, err)
-	var logs logBuffer
+	var logs dispatchtest.Logs
 	sidecar := newTestTarget(t, srv.URL+demo.StatusPath, &logs, func(o *TargetOptions) { o.Timeout = 2 * time.Second })
 
 	shared := []string{"dispatch_up", "dispatch_daemon_running", "dispatch_poll_in_flight", "dispatch_poll_stale",

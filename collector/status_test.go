@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
 // sample reads a real smithy response from dispatch/smithy/testdata.
@@ -62,9 +64,9 @@ func refused(t *testing.T) string {
 	return "http://" + addr + "/api/daemon/status"
 }
 
-func newTestTarget(t *testing.T, url string, logs *logBuffer, opts ...func(*TargetOptions)) *Target {
+func newTestTarget(t *testing.T, url string, logs *dispatchtest.Logs, opts ...func(*TargetOptions)) *Target {
 	t.Helper()
-	o := TargetOptions{Name: "smithy", URL: url, Timeout: 300 * time.Millisecond, Logger: logs.logger()}
+	o := TargetOptions{Name: "smithy", URL: url, Timeout: 300 * time.Millisecond, Logger: logs.Logger()}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -125,7 +127,7 @@ func TestTargetFaults(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			var logs logBuffer
+			var logs dispatchtest.Logs
 			tgt := newTestTarget(t, c.url(t), &logs)
 			for range 3 {
 				v, st, took := probe(t, tgt)
@@ -140,7 +142,7 @@ func TestTargetFaults(t *testing.T) {
 			for _, r := range FailureReasons() {
 				assert.Contains(t, v, "dispatch_status_request_failures_total{reason="+r+"}", "every reason starts at 0")
 			}
-			assert.Equal(t, 1, logs.count("status request failing"), "logged once per state change: %s", logs.String())
+			assert.Equal(t, 1, logs.Count("status request failing"), "logged once per state change: %s", logs.String())
 			assert.Contains(t, logs.String(), "reason="+c.reason)
 			assert.Contains(t, logs.String(), c.log)
 		})
@@ -165,7 +167,7 @@ func TestTargetSamples(t *testing.T) {
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var logs logBuffer
+			var logs dispatchtest.Logs
 			v, _, _ := probe(t, newTestTarget(t, serve(t, 200, smithySample(t, name)), &logs))
 			for k, w := range want {
 				assert.Equal(t, w, v[k], k)
@@ -180,7 +182,7 @@ func TestTargetSamples(t *testing.T) {
 
 func TestTargetExposition(t *testing.T) {
 	t.Parallel()
-	var logs logBuffer
+	var logs dispatchtest.Logs
 	p := newTestTarget(t, serve(t, 200, smithySample(t, "wedged-after-restart.json")), &logs).Probe(context.Background())
 	require.NoError(t, testutil.CollectAndCompare(p, strings.NewReader(`
 # HELP dispatch_available_workers Workers registered, enabled and not terminated; busy ones count.
@@ -294,10 +296,10 @@ func TestTargetTurnsStaleWhenTheEndpointHangs(t *testing.T) {
 	for _, skew := range []time.Duration{0, 2 * time.Hour, -2 * time.Hour} {
 		t.Run(fmt.Sprint("skew ", skew), func(t *testing.T) {
 			t.Parallel()
-			clock := &fakeClock{now: t0}
+			clock := dispatchtest.NewClock(t0)
 			srv := &switchable{}
 			srv.set(statusAt(skew, 0, -time.Second), false)
-			var logs logBuffer
+			var logs dispatchtest.Logs
 			tgt := newTestTarget(t, srv.serve(t), &logs, func(o *TargetOptions) { o.Now = clock.Now })
 
 			v, st, _ := probe(t, tgt)
@@ -317,7 +319,7 @@ func TestTargetTurnsStaleWhenTheEndpointHangs(t *testing.T) {
 			assert.Equal(t, 0.0, v["dispatch_up"])
 			assert.Equal(t, 1.0, v["dispatch_poll_stale"], "61s: stale although the endpoint hangs")
 			assert.Equal(t, "wedged", string(st.State))
-			assert.Equal(t, 1, logs.count("WEDGED"), logs.String())
+			assert.Equal(t, 1, logs.Count("WEDGED"), logs.String())
 		})
 	}
 }
@@ -332,7 +334,7 @@ func TestTargetConcurrentScrapesShareOneRequest(t *testing.T) {
 		fmt.Fprint(w, statusAt(0, 0, -time.Second))
 	}))
 	defer srv.Close()
-	var logs logBuffer
+	var logs dispatchtest.Logs
 	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = 5 * time.Second })
 
 	var wg sync.WaitGroup
@@ -353,7 +355,7 @@ func TestTargetConcurrentScrapesShareOneRequest(t *testing.T) {
 
 func TestTargetScrapeDeadlineShorterThanTimeout(t *testing.T) {
 	t.Parallel()
-	var logs logBuffer
+	var logs dispatchtest.Logs
 	tgt := newTestTarget(t, hang(t), &logs, func(o *TargetOptions) { o.Timeout = 10 * time.Second })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -380,7 +382,7 @@ func TestTargetOddStatusesLogOnce(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var logs logBuffer
+			var logs dispatchtest.Logs
 			tgt := newTestTarget(t, serve(t, 200, c.body), &logs)
 			for range 3 {
 				v, _, _ := probe(t, tgt)
@@ -390,7 +392,7 @@ func TestTargetOddStatusesLogOnce(t *testing.T) {
 					assert.NotContains(t, v, a)
 				}
 			}
-			assert.Equal(t, 1, logs.count(c.note), logs.String())
+			assert.Equal(t, 1, logs.Count(c.note), logs.String())
 		})
 	}
 }
@@ -399,7 +401,7 @@ func TestTargetRecoversAndLogsOnce(t *testing.T) {
 	t.Parallel()
 	srv := &switchable{}
 	srv.set("garbage", false)
-	var logs logBuffer
+	var logs dispatchtest.Logs
 	tgt := newTestTarget(t, srv.serve(t), &logs)
 	probe(t, tgt)
 	probe(t, tgt)
@@ -407,6 +409,6 @@ func TestTargetRecoversAndLogsOnce(t *testing.T) {
 	v, _, _ := probe(t, tgt)
 	probe(t, tgt)
 	assert.Equal(t, 1.0, v["dispatch_up"])
-	assert.Equal(t, 1, logs.count("status request failing"))
-	assert.Equal(t, 1, logs.count("status readable again"))
+	assert.Equal(t, 1, logs.Count("status request failing"))
+	assert.Equal(t, 1, logs.Count("status readable again"))
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
 // wedgeable is a cycle that blocks, ignoring its context like a hung await,
@@ -95,7 +97,7 @@ func TestLoopRecordsEachCycle(t *testing.T) {
 
 func TestLoopCountsErrorsAndPanicsAndGoesOn(t *testing.T) {
 	t.Parallel()
-	var logs logBuffer
+	var logs dispatchtest.Logs
 	var n atomic.Int64
 	loop, err := NewLoop(func(ctx context.Context) error {
 		switch n.Add(1) {
@@ -105,7 +107,7 @@ func TestLoopCountsErrorsAndPanicsAndGoesOn(t *testing.T) {
 			return errors.New("store unavailable")
 		}
 		return nil
-	}, Options{Interval: time.Millisecond, WatchdogInterval: time.Hour, Logger: logs.logger()})
+	}, Options{Interval: time.Millisecond, WatchdogInterval: time.Hour, Logger: logs.Logger()})
 	require.NoError(t, err)
 
 	require.NoError(t, loop.Start(context.Background()))
@@ -115,18 +117,18 @@ func TestLoopCountsErrorsAndPanicsAndGoesOn(t *testing.T) {
 	s := loop.Stats()
 	assert.Equal(t, uint64(1), s.Results[ResultPanic])
 	assert.Equal(t, uint64(2), s.Results[ResultError])
-	assert.Equal(t, 1, logs.count("poll cycle panicked"))
+	assert.Equal(t, 1, logs.Count("poll cycle panicked"))
 	assert.Contains(t, logs.String(), "boom")
-	assert.Equal(t, 1, logs.count("poll cycle failed"), "a run of failures logs once")
-	assert.Equal(t, 1, logs.count("poll cycle succeeded again"))
+	assert.Equal(t, 1, logs.Count("poll cycle failed"), "a run of failures logs once")
+	assert.Equal(t, 1, logs.Count("poll cycle succeeded again"))
 }
 
 func TestLoopWedgeReportedOnceWithPhaseAndStacks(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	var logs logBuffer
+	clock := dispatchtest.NewClock(t0)
+	var logs dispatchtest.Logs
 	dir := t.TempDir()
-	w := newWedgeable(t, Options{Name: "main", Clock: clock, Logger: logs.logger(), StackDumpDir: dir})
+	w := newWedgeable(t, Options{Name: "main", Clock: clock, Logger: logs.Logger(), StackDumpDir: dir})
 	require.NoError(t, w.loop.Start(context.Background()))
 	<-w.entered
 
@@ -138,8 +140,8 @@ func TestLoopWedgeReportedOnceWithPhaseAndStacks(t *testing.T) {
 	for range 3 {
 		w.loop.Check()
 	}
-	assert.Equal(t, 1, logs.count("WEDGED: no cycle completed for 1m1s; in phase inbox"), logs.String())
-	eventually(t, func() bool { return logs.count(`msg="goroutine stacks at WEDGED written"`) == 1 }, "dump written")
+	assert.Equal(t, 1, logs.Count("WEDGED: no cycle completed for 1m1s; in phase inbox"), logs.String())
+	eventually(t, func() bool { return logs.Count(`msg="goroutine stacks at WEDGED written"`) == 1 }, "dump written")
 
 	dumps, err := filepath.Glob(filepath.Join(dir, "wedged-main-*.txt"))
 	require.NoError(t, err)
@@ -152,21 +154,21 @@ func TestLoopWedgeReportedOnceWithPhaseAndStacks(t *testing.T) {
 	eventually(t, func() bool { return !w.loop.Health().InFlight() }, "cycle completes")
 	assert.False(t, w.loop.Check().Stale)
 	w.loop.Check()
-	assert.Equal(t, 1, logs.count("RECOVERED"))
+	assert.Equal(t, 1, logs.Count("RECOVERED"))
 	require.NoError(t, w.loop.Stop(context.Background()))
 }
 
 func TestLoopStacksGoToTheLogWithoutADirectory(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	var logs logBuffer
-	w := newWedgeable(t, Options{Clock: clock, Logger: logs.logger()})
+	clock := dispatchtest.NewClock(t0)
+	var logs dispatchtest.Logs
+	w := newWedgeable(t, Options{Clock: clock, Logger: logs.Logger()})
 	require.NoError(t, w.loop.Start(context.Background()))
 	<-w.entered
 	clock.Add(2 * time.Minute)
 	w.loop.Check()
 	// The watchdog's own first check may be the one that saw the wedge.
-	eventually(t, func() bool { return logs.count("goroutine stacks at WEDGED") == 1 }, "stacks logged")
+	eventually(t, func() bool { return logs.Count("goroutine stacks at WEDGED") == 1 }, "stacks logged")
 	assert.Contains(t, logs.String(), "(*wedgeable).cycle")
 	w.unwedge()
 	require.NoError(t, w.loop.Stop(context.Background()))
@@ -213,8 +215,8 @@ func TestLoopStopsWithItsContext(t *testing.T) {
 
 func TestLoopQueueAndStuckTransitions(t *testing.T) {
 	t.Parallel()
-	var logs logBuffer
-	loop, err := NewLoop(func(context.Context) error { return nil }, Options{Interval: time.Hour, Logger: logs.logger()})
+	var logs dispatchtest.Logs
+	loop, err := NewLoop(func(context.Context) error { return nil }, Options{Interval: time.Hour, Logger: logs.Logger()})
 	require.NoError(t, err)
 	assert.False(t, loop.Health().QueueKnown)
 
@@ -225,8 +227,8 @@ func TestLoopQueueAndStuckTransitions(t *testing.T) {
 	loop.SetQueue(3, 2)
 	loop.Check()
 	loop.Check()
-	assert.Equal(t, 1, logs.count("STUCK: 3 task(s) ready, no available workers"), logs.String())
-	assert.Equal(t, 1, logs.count("RESUMED"), logs.String())
+	assert.Equal(t, 1, logs.Count("STUCK: 3 task(s) ready, no available workers"), logs.String())
+	assert.Equal(t, 1, logs.Count("RESUMED"), logs.String())
 }
 
 func TestNewLoopRejectsBadOptions(t *testing.T) {

@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -21,33 +20,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var t0 = time.Date(2026, 11, 26, 21, 0, 0, 0, time.UTC)
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 // daemon is a fake smithy whose answer the test sets: a body, a hang, or
 // nothing listening at all.
@@ -102,14 +80,14 @@ func at(d time.Duration) *time.Duration { return &d }
 
 type fixture struct {
 	side   *Sidecar
-	logs   *logBuffer
-	clock  *fakeClock
+	logs   *dispatchtest.Logs
+	clock  *dispatchtest.Clock
 	daemon *daemon
 }
 
 func newFixture(t *testing.T, names ...string) *fixture {
 	t.Helper()
-	f := &fixture{logs: &logBuffer{}, clock: &fakeClock{now: t0}, daemon: newDaemon(t)}
+	f := &fixture{logs: &dispatchtest.Logs{}, clock: dispatchtest.NewClock(t0), daemon: newDaemon(t)}
 	logger := log.NewLogfmtLogger(log.NewSyncWriter(f.logs))
 	targets := collector.NewTargets(collector.TargetDefaults{Timeout: 200 * time.Millisecond, Logger: logger, Now: f.clock.Now})
 	cfg := &collector.Config{}

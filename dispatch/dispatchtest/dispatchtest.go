@@ -1,0 +1,64 @@
+// Package dispatchtest provides what tests of code built on dispatch need:
+// a clock that moves only when told to, and a logger whose lines a test can
+// read. Like net/http/httptest, it is for tests only.
+package dispatchtest
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+)
+
+// Clock is a dispatch.Clock that stands still until Add moves it. It is
+// safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock reading start.
+func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Logs collects log lines. Its zero value is ready; it is safe for
+// concurrent use.
+type Logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String is everything logged so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// Count counts the occurrences of s in what was logged.
+func (l *Logs) Count(s string) int { return strings.Count(l.String(), s) }
+
+// Logger is a go-kit logfmt logger writing to l.
+func (l *Logs) Logger() log.Logger { return log.NewLogfmtLogger(log.NewSyncWriter(l)) }
