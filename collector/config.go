@@ -80,7 +80,7 @@ func ParseConfig(b []byte) (*Config, error) {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
 	if len(cfg.Targets) == 0 {
-		return nil, errors.New("no targets: list at least one under targets:")
+		return nil, errors.New("no targets: list at least one under targets")
 	}
 	seen := map[string]bool{}
 	for i, t := range cfg.Targets {

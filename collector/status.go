@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -105,7 +105,7 @@ func NewTarget(opts TargetOptions) *Target {
 	if opts.shared == nil {
 		opts.shared = newTargetDescs()
 	}
-	logger := log.With(opts.Logger, "target", opts.Name)
+	logger := log.With(opts.Logger, "target", opts.Name, "url", redact(opts.URL))
 	t := &Target{
 		opts:        opts,
 		descs:       opts.shared,
@@ -184,9 +184,9 @@ func (t *Target) logChanges(r probeResult) {
 	switch {
 	case r.err != nil && (prev == nil || prev.err == nil || failureReason(prev.err) != failureReason(r.err)):
 		level.Warn(t.logger).Log("msg", "status request failing; logged again only when the reason changes",
-			"reason", failureReason(r.err), "err", r.err, "url", t.opts.URL)
+			"reason", failureReason(r.err), "err", r.err)
 	case r.err == nil && prev != nil && prev.err != nil:
-		level.Info(t.logger).Log("msg", "status readable again", "url", t.opts.URL)
+		level.Info(t.logger).Log("msg", "status readable again")
 	}
 	if r.obs.Up && !slices.Equal(r.obs.Notes, t.notes) {
 		for _, n := range r.obs.Notes {
@@ -280,7 +280,11 @@ func (p Probe) Collect(ch chan<- prometheus.Metric) {
 	t.descs.status.collect(ch, t.opts.Loop, r, failures)
 }
 
-// String describes the target for logs.
-func (t *Target) String() string {
-	return fmt.Sprintf("%s (%s)", t.opts.Name, strings.TrimSpace(t.opts.URL))
+// redact hides a password in a URL, for logs.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

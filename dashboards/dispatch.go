@@ -91,7 +91,10 @@ func labelVariable(name, label, query string) *dashboard.QueryVariableBuilder {
 		AllValue(".*")
 }
 
-// Dispatch builds the dashboard.
+// Dispatch builds the dashboard. It uses the classic dashboard model
+// (schemaVersion 42), which the SDK marks deprecated in favour of the v2
+// schema: v2 still needs feature toggles in Grafana 12, while the classic
+// JSON imports and provisions everywhere.
 func Dispatch() (dashboard.Dashboard, error) {
 	b := dashboard.NewDashboardBuilder("Dispatch loops").
 		Uid(UID).

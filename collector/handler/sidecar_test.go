@@ -30,13 +30,12 @@ var t0 = time.Date(2026, 11, 26, 21, 0, 0, 0, time.UTC)
 // daemon is a fake smithy whose answer the test sets: a body, a hang, or
 // nothing listening at all.
 type daemon struct {
-	mu      sync.Mutex
-	body    string
-	hang    bool
-	hits    atomic.Int64
-	stop    chan struct{}
-	srv     *httptest.Server
-	stopped bool
+	mu   sync.Mutex
+	body string
+	hang bool
+	hits atomic.Int64
+	stop chan struct{}
+	srv  *httptest.Server
 }
 
 func newDaemon(t *testing.T) *daemon {
