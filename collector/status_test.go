@@ -247,41 +247,6 @@ dispatch_up{loop="dispatch"} 1
 	assert.Contains(t, v, "dispatch_status_request_duration_seconds")
 }
 
-// switchable serves whatever body it was last given, or hangs, or refuses.
-type switchable struct {
-	mu   sync.Mutex
-	body string
-	hang bool
-	hits atomic.Int64
-}
-
-func (s *switchable) set(body string, hang bool) {
-	s.mu.Lock()
-	s.body, s.hang = body, hang
-	s.mu.Unlock()
-}
-
-func (s *switchable) serve(t *testing.T) string {
-	t.Helper()
-	stop := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.hits.Add(1)
-		s.mu.Lock()
-		body, hang := s.body, s.hang
-		s.mu.Unlock()
-		if hang {
-			select {
-			case <-stop:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		fmt.Fprint(w, body)
-	}))
-	t.Cleanup(func() { close(stop); srv.Close() })
-	return srv.URL
-}
-
 // statusAt is a running daemon's body at daemon time now with a cycle that
 // completed at completed (both offsets from t0 plus skew).
 func statusAt(skew, now, completed time.Duration) string {
@@ -297,16 +262,15 @@ func TestTargetTurnsStaleWhenTheEndpointHangs(t *testing.T) {
 		t.Run(fmt.Sprint("skew ", skew), func(t *testing.T) {
 			t.Parallel()
 			clock := dispatchtest.NewClock(t0)
-			srv := &switchable{}
-			srv.set(statusAt(skew, 0, -time.Second), false)
+			srv := dispatchtest.NewServer(t, statusAt(skew, 0, -time.Second))
 			var logs dispatchtest.Logs
-			tgt := newTestTarget(t, srv.serve(t), &logs, func(o *TargetOptions) { o.Now = clock.Now })
+			tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Now = clock.Now })
 
 			v, st, _ := probe(t, tgt)
 			require.Equal(t, 1.0, v["dispatch_up"])
 			require.Equal(t, "healthy", string(st.State))
 
-			srv.set("", true) // the daemon's whole HTTP server hangs
+			srv.Hang() // the daemon's whole HTTP server hangs
 			clock.Add(58 * time.Second)
 			v, st, _ = probe(t, tgt)
 			assert.Equal(t, 0.0, v["dispatch_up"])
@@ -399,13 +363,12 @@ func TestTargetOddStatusesLogOnce(t *testing.T) {
 
 func TestTargetRecoversAndLogsOnce(t *testing.T) {
 	t.Parallel()
-	srv := &switchable{}
-	srv.set("garbage", false)
+	srv := dispatchtest.NewServer(t, "garbage")
 	var logs dispatchtest.Logs
-	tgt := newTestTarget(t, srv.serve(t), &logs)
+	tgt := newTestTarget(t, srv.URL, &logs)
 	probe(t, tgt)
 	probe(t, tgt)
-	srv.set(statusAt(0, 0, -time.Second), false)
+	srv.Answer(statusAt(0, 0, -time.Second))
 	v, _, _ := probe(t, tgt)
 	probe(t, tgt)
 	assert.Equal(t, 1.0, v["dispatch_up"])

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,43 +25,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var t0 = time.Date(2026, 11, 26, 21, 0, 0, 0, time.UTC)
 
-// daemon is a fake smithy whose answer the test sets: a body, a hang, or
-// nothing listening at all.
-type daemon struct {
-	mu   sync.Mutex
-	body string
-	hang bool
-	hits atomic.Int64
-	stop chan struct{}
-	srv  *httptest.Server
-}
-
-func newDaemon(t *testing.T) *daemon {
-	t.Helper()
-	d := &daemon{stop: make(chan struct{})}
-	d.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.hits.Add(1)
-		d.mu.Lock()
-		body, hang := d.body, d.hang
-		d.mu.Unlock()
-		if hang {
-			select {
-			case <-d.stop:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		fmt.Fprint(w, body)
-	}))
-	t.Cleanup(func() {
-		close(d.stop)
-		d.srv.Close()
-	})
-	return d
-}
-
-func (d *daemon) set(body string, hang bool) { d.mu.Lock(); d.body, d.hang = body, hang; d.mu.Unlock() }
-
 // status is a running daemon's body at daemon time t0+now whose last cycle
 // started at t0+started (nil: never) and completed a millisecond later.
 func status(now time.Duration, started *time.Duration) string {
@@ -81,17 +42,17 @@ type fixture struct {
 	side   *Sidecar
 	logs   *dispatchtest.Logs
 	clock  *dispatchtest.Clock
-	daemon *daemon
+	daemon *dispatchtest.Server
 }
 
 func newFixture(t *testing.T, names ...string) *fixture {
 	t.Helper()
-	f := &fixture{logs: &dispatchtest.Logs{}, clock: dispatchtest.NewClock(t0), daemon: newDaemon(t)}
+	f := &fixture{logs: &dispatchtest.Logs{}, clock: dispatchtest.NewClock(t0), daemon: dispatchtest.NewServer(t, "")}
 	logger := log.NewLogfmtLogger(log.NewSyncWriter(f.logs))
 	targets := collector.NewTargets(collector.TargetDefaults{Timeout: 200 * time.Millisecond, Logger: logger, Now: f.clock.Now})
 	cfg := &collector.Config{}
 	for _, n := range names {
-		one := collector.SingleTarget(f.daemon.srv.URL)
+		one := collector.SingleTarget(f.daemon.URL)
 		one.Targets[0].Name = n
 		cfg.Targets = append(cfg.Targets, one.Targets[0])
 	}
@@ -118,7 +79,7 @@ func TestMetricsServesTheDefaultTarget(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, collector.DefaultTargetName)
 	f.side.Default = collector.DefaultTargetName
-	f.daemon.set(status(0, at(-time.Second)), false)
+	f.daemon.Answer(status(0, at(-time.Second)))
 	code, body := get(t, f.side.Metrics, "/metrics")
 	assert.Equal(t, 200, code)
 	assert.Contains(t, body, "self_metric 0")
@@ -129,13 +90,13 @@ func TestMetricsServesTheDefaultTarget(t *testing.T) {
 func TestProbe(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "a", "b")
-	f.daemon.set(status(0, at(-time.Second)), false)
+	f.daemon.Answer(status(0, at(-time.Second)))
 
 	code, body := get(t, f.side.Probe, "/probe?target=b")
 	assert.Equal(t, 200, code)
 	assert.Contains(t, body, `dispatch_up{loop="dispatch"} 1`)
 	assert.NotContains(t, body, "self_metric", "a probe serves the target only")
-	hits := f.daemon.hits.Load()
+	hits := f.daemon.Hits()
 
 	code, body = get(t, f.side.Probe, "/probe?target=http://evil.example/")
 	assert.Equal(t, 400, code)
@@ -143,18 +104,18 @@ func TestProbe(t *testing.T) {
 	code, body = get(t, f.side.Probe, "/probe")
 	assert.Equal(t, 400, code)
 	assert.Contains(t, body, "target parameter is missing")
-	assert.Equal(t, hits, f.daemon.hits.Load(), "unknown targets are never fetched")
+	assert.Equal(t, hits, f.daemon.Hits(), "unknown targets are never fetched")
 }
 
 func TestProbeHonoursTheScrapeTimeout(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "a")
-	one := collector.SingleTarget(f.daemon.srv.URL)
+	one := collector.SingleTarget(f.daemon.URL)
 	one.Targets[0].Name = "a"
 	targets := collector.NewTargets(collector.TargetDefaults{Timeout: time.Minute})
 	require.NoError(t, targets.Apply(one))
 	f.side.Targets = targets
-	f.daemon.set("", true)
+	f.daemon.Hang()
 
 	start := time.Now()
 	code, body := get(t, f.side.Probe, "/probe?target=a", "X-Prometheus-Scrape-Timeout-Seconds", "0.8")
@@ -174,12 +135,12 @@ func TestTargetHealthy(t *testing.T) {
 			f := newFixture(t, collector.DefaultTargetName)
 			f.side.Default, f.side.LivenessShadow = collector.DefaultTargetName, shadow
 
-			f.daemon.set(status(0, at(-time.Second)), false)
+			f.daemon.Answer(status(0, at(-time.Second)))
 			code, body := get(t, f.side.TargetHealthy, "/-/target/healthy")
 			assert.Equal(t, 200, code)
 			assert.Contains(t, body, "default: healthy")
 
-			f.daemon.set(status(61*time.Second, at(-time.Second)), false) // answering, and wedged
+			f.daemon.Answer(status(61*time.Second, at(-time.Second))) // answering, and wedged
 			for range 3 {
 				code, body = get(t, f.side.TargetHealthy, "/-/target/healthy")
 				if shadow {
@@ -211,15 +172,15 @@ func TestTargetHealthyNeverLoopsOnASlowStartUp(t *testing.T) {
 		return code
 	}
 
-	f.daemon.set(status(0, at(-300*time.Second)), false)
+	f.daemon.Answer(status(0, at(-300*time.Second)))
 	require.Equal(t, 503, healthy(), "wedged: restart it")
 
 	// The kubelet kills it; the port is closed while the new process boots.
-	ln := f.daemon.srv.Listener
+	ln := f.daemon.Listener
 	addr := ln.Addr().String()
-	f.daemon.srv.Config.SetKeepAlivesEnabled(false)
+	f.daemon.Config.SetKeepAlivesEnabled(false)
 	require.NoError(t, ln.Close())
-	f.daemon.srv.CloseClientConnections()
+	f.daemon.CloseClientConnections()
 	for range 4 {
 		f.clock.Add(10 * time.Second)
 		assert.Equal(t, 200, healthy(), "refused: starting or gone, nothing to restart")
@@ -228,8 +189,8 @@ func TestTargetHealthyNeverLoopsOnASlowStartUp(t *testing.T) {
 	// It listens again but hangs while it starts, for less than the threshold.
 	ln2, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
-	f.daemon.set("", true)
-	go func() { _ = f.daemon.srv.Config.Serve(ln2) }()
+	f.daemon.Hang()
+	go func() { _ = f.daemon.Config.Serve(ln2) }()
 	t.Cleanup(func() { ln2.Close() })
 	for range 5 {
 		f.clock.Add(10 * time.Second)
@@ -239,11 +200,11 @@ func TestTargetHealthyNeverLoopsOnASlowStartUp(t *testing.T) {
 	// It answers: running, no cycle yet. A full grace from here.
 	for s := 0; s < 60; s += 10 {
 		f.clock.Add(10 * time.Second)
-		f.daemon.set(status(time.Duration(s)*time.Second+time.Hour, nil), false)
+		f.daemon.Answer(status(time.Duration(s)*time.Second+time.Hour, nil))
 		assert.Equal(t, 200, healthy(), "grace, %ds in", s)
 	}
 	f.clock.Add(2 * time.Second)
-	f.daemon.set(status(61*time.Second+time.Hour, nil), false)
+	f.daemon.Answer(status(61*time.Second+time.Hour, nil))
 	assert.Equal(t, 503, healthy(), "no cycle within the threshold of being seen running")
 }
 
