@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
 type ruleFile struct {
@@ -47,16 +48,6 @@ func loadRules(t *testing.T) []rule {
 	return rules
 }
 
-// tool returns the path in env var name, or skips: `make test` sets them.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	p := os.Getenv(name)
-	if p == "" {
-		t.Skipf("%s not set: `make test` installs it and sets it", name)
-	}
-	return p
-}
-
 func runTool(t *testing.T, bin string, args ...string) {
 	t.Helper()
 	out, err := exec.Command(bin, args...).CombinedOutput()
@@ -66,17 +57,17 @@ func runTool(t *testing.T, bin string, args ...string) {
 
 func TestPromtoolCheckRules(t *testing.T) {
 	t.Parallel()
-	runTool(t, tool(t, "PROMTOOL"), "check", "rules", "dispatch.rules.yml")
+	runTool(t, dispatchtest.Tool(t, "PROMTOOL"), "check", "rules", "dispatch.rules.yml")
 }
 
 func TestPromtoolTestRules(t *testing.T) {
 	t.Parallel()
-	runTool(t, tool(t, "PROMTOOL"), "test", "rules", "tests/dispatch_test.yml")
+	runTool(t, dispatchtest.Tool(t, "PROMTOOL"), "test", "rules", "tests/dispatch_test.yml")
 }
 
 func TestAmtoolCheckConfig(t *testing.T) {
 	t.Parallel()
-	runTool(t, tool(t, "AMTOOL"), "check-config", "alertmanager.yml")
+	runTool(t, dispatchtest.Tool(t, "AMTOOL"), "check-config", "alertmanager.yml")
 }
 
 // TestEveryAlertIsDocumentedAndTested: severity, summary, a description,

@@ -12,20 +12,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v2"
-)
 
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	p := os.Getenv(name)
-	if p == "" {
-		t.Skipf("%s not set: `make test` installs it and sets it", name)
-	}
-	return p
-}
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
+)
 
 func TestPrometheusConfigs(t *testing.T) {
 	t.Parallel()
-	promtool := tool(t, "PROMTOOL")
+	promtool := dispatchtest.Tool(t, "PROMTOOL")
 	for _, f := range []string{"prometheus/sidecar.yml", "prometheus/probe.yml", "docker-compose/prometheus/prometheus.yml"} {
 		out, err := exec.Command(promtool, "check", "config", f).CombinedOutput()
 		assert.NoError(t, err, "promtool check config %s:\n%s", f, out)
@@ -80,6 +73,6 @@ func TestDockerCompose(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, amConfig)
-	out, err := exec.Command(tool(t, "AMTOOL"), "check-config", amConfig).CombinedOutput()
+	out, err := exec.Command(dispatchtest.Tool(t, "AMTOOL"), "check-config", amConfig).CombinedOutput()
 	assert.NoError(t, err, "amtool check-config %s:\n%s", amConfig, out)
 }

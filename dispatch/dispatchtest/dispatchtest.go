@@ -5,8 +5,10 @@ package dispatchtest
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/go-kit/log"
@@ -62,3 +64,15 @@ func (l *Logs) Count(s string) int { return strings.Count(l.String(), s) }
 
 // Logger is a go-kit logfmt logger writing to l.
 func (l *Logs) Logger() log.Logger { return log.NewLogfmtLogger(log.NewSyncWriter(l)) }
+
+// Tool is the path of an external program the environment variable name
+// points at (make test sets PROMTOOL, AMTOOL, ...); without it the test is
+// skipped, saying how to get it.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p := os.Getenv(name)
+	if p == "" {
+		t.Skipf("%s not set: `make test` installs it and sets it", name)
+	}
+	return p
+}
