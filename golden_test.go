@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -58,11 +59,7 @@ func checkGolden(t *testing.T, name, exposition string) {
 	}
 
 	t.Run("promtool check metrics "+name, func(t *testing.T) {
-		promtool := os.Getenv("PROMTOOL")
-		if promtool == "" {
-			t.Skip("PROMTOOL not set: `make test` installs promtool and sets it")
-		}
-		cmd := exec.Command(promtool, "check", "metrics")
+		cmd := exec.Command(dispatchtest.Tool(t, "PROMTOOL"), "check", "metrics")
 		cmd.Stdin = strings.NewReader(exposition)
 		out, err := cmd.CombinedOutput()
 		assert.NoError(t, err, "promtool check metrics:\n%s", out)
