@@ -79,6 +79,7 @@ type Loop struct {
 	stats      *cycleStats
 
 	transitions *Transitions
+	checkMu     sync.Mutex // one Check at a time: judge and log in order
 
 	mu           sync.Mutex
 	running      bool

@@ -30,8 +30,12 @@ func (l *Loop) watch(ctx context.Context) {
 }
 
 // Check judges the loop now and logs any transition. The watchdog calls it
-// on every tick; tests call it after moving a fake clock.
+// on every tick; tests call it after moving a fake clock. Concurrent checks
+// are serialized, so a verdict taken earlier is never logged after a later
+// one (a stale "RECOVERED" between two "WEDGED").
 func (l *Loop) Check() Verdict {
+	l.checkMu.Lock()
+	defer l.checkMu.Unlock()
 	h := l.Health()
 	v := Judge(h)
 	l.transitions.Observe(h, v)
