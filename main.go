@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
@@ -111,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		reg.MustRegister(lc)
-		mux.Handle(*metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: stdLogger{logger}, ErrorHandling: promhttp.ContinueOnError}))
+		mux.Handle(*metricsPath, handler.Exposition(reg, logger, true))
 		d.Routes(mux)
 		landing.Links = append(landing.Links, web.LandingLinks{Address: demo.StatusPath, Text: "Status", Description: "the demo daemon in smithy's JSON shape"})
 		landing.ExtraHTML = demoHelp
@@ -250,8 +249,3 @@ func reloadOnSIGHUP(ctx context.Context, r *collector.Reloader) {
 		}
 	}
 }
-
-// stdLogger adapts a go-kit logger to promhttp's error log.
-type stdLogger struct{ logger log.Logger }
-
-func (l stdLogger) Println(v ...any) { level.Error(l.logger).Log("msg", fmt.Sprint(v...)) }

@@ -30,10 +30,8 @@ type Options struct {
 	Interval time.Duration
 	// StaleThreshold overrides the default max(60s, 10 × Interval).
 	StaleThreshold time.Duration
-	// Workers available at start. Default 3; set NoWorkers for none.
+	// Workers available at start. Default 3 (SetWorkers(0) for none).
 	Workers int
-	// NoWorkers starts the demo with no workers (a stuck queue once a task arrives).
-	NoWorkers bool
 	// MaxPhaseDelay bounds each phase's random delay. Default 20ms.
 	MaxPhaseDelay time.Duration
 	// Seed makes the simulation repeatable; 0 picks one at random.
@@ -72,7 +70,7 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = log.NewNopLogger()
 	}
-	if opts.Workers == 0 && !opts.NoWorkers {
+	if opts.Workers == 0 {
 		opts.Workers = 3
 	}
 	if opts.MaxPhaseDelay <= 0 {
