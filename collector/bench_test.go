@@ -61,9 +61,9 @@ func BenchmarkSidecarProbe(b *testing.B) {
 			b.Fatal(err)
 		}
 		tgt.mu.Lock()
-		obs := tgt.tracker.Observe(st, time.Now())
+		obs := tgt.tracker.Answer(st, time.Now())
 		tgt.mu.Unlock()
-		p := Probe{target: tgt, result: probeResult{obs: obs, verdict: judge(obs)}}
+		p := Probe{target: tgt, result: probeResult{obs: obs, failures: tgt.failures}}
 		p.Collect(ch)
 		for len(ch) > 0 {
 			<-ch

@@ -63,7 +63,7 @@ func newDescs(names *descNames) *descs {
 	newDesc := names.desc
 	return &descs{
 		up: newDesc("up",
-			"1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the latest status request succeeded and parsed."),
+			"1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the status request of this scrape returned a usable status."),
 		running: newDesc("daemon_running",
 			"1 when the dispatch loop is started (smithy's isRunning), 0 when stopped."),
 		lastStarted: newDesc("poll_last_started_seconds",
@@ -73,7 +73,7 @@ func newDescs(names *descNames) *descs {
 		inFlight: newDesc("poll_in_flight",
 			"1 while a poll cycle runs: it started and has not completed since."),
 		stale: newDesc("poll_stale",
-			"1 when the loop is judged wedged: running, and no cycle has completed (or the cycle in flight started) more than the stale threshold ago, counting from no earlier than the start of the current run."),
+			"1 when the evidence shows a hung loop: a cycle in flight for longer than the stale threshold (running or stopped), or a running loop with no cycle completed within it since its run began; or, while the daemon hangs, the same extrapolated from its last usable status. Never on unreadable or refused status requests."),
 		threshold: newDesc("poll_stale_threshold_seconds",
 			"Staleness threshold in force: configured, or max(60s, 10 x poll interval)."),
 		interval: newDesc("poll_interval_seconds",
@@ -98,22 +98,28 @@ func (d *descs) describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// sample is what one scrape knows of one loop, whatever its source.
+// sample is what one scrape knows of one loop, whatever its source, and
+// the decision taken on it.
 type sample struct {
-	loop   string
-	up     bool
-	health *dispatch.Health // nil: nothing known of the loop
-	stats  *dispatch.CycleStats
+	loop       string
+	health     *dispatch.Health // nil: nothing known of the loop
+	assessment dispatch.Assessment
+	stats      *dispatch.CycleStats
 }
 
-// collect turns a sample and its verdict into metrics. Nothing is exported
-// that was not observed: no timestamp before the first cycle, no queue while
-// it is unknown, no verdict without health.
-func (d *descs) collect(ch chan<- prometheus.Metric, s sample, v dispatch.Verdict) {
+// collect turns a sample and its assessment into metrics. dispatch_up and
+// dispatch_poll_stale are the assessment's, so every output shows one
+// decision; nothing else is exported that was not observed: no timestamp
+// before the first cycle, no queue unless the latest answer reported it.
+func (d *descs) collect(ch chan<- prometheus.Metric, s sample) {
 	gauge := func(desc *prometheus.Desc, value float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, value, append([]string{s.loop}, labels...)...)
 	}
-	gauge(d.up, boolValue(s.up))
+	a := s.assessment
+	gauge(d.up, boolValue(a.Up))
+	if a.Evidence != dispatch.EvidenceNone {
+		gauge(d.stale, boolValue(a.Stale))
+	}
 	if st := s.stats; st != nil {
 		for _, r := range dispatch.Results() {
 			ch <- prometheus.MustNewConstMetric(d.cycles, prometheus.CounterValue, float64(st.Results[r]), s.loop, r.String())
@@ -125,23 +131,23 @@ func (d *descs) collect(ch chan<- prometheus.Metric, s sample, v dispatch.Verdic
 		return
 	}
 	gauge(d.running, boolValue(h.Running))
-	gauge(d.threshold, v.Threshold.Seconds())
+	gauge(d.threshold, h.StaleThreshold().Seconds())
 	if h.Interval > 0 {
 		gauge(d.interval, h.Interval.Seconds())
 	}
 	if !h.Observed {
 		return
 	}
-	if !h.LastStarted.IsZero() {
-		gauge(d.lastStarted, unixSeconds(h.LastStarted))
+	started, completed := h.Reported()
+	if !started.IsZero() {
+		gauge(d.lastStarted, unixSeconds(started))
 	}
-	if !h.LastCompleted.IsZero() {
-		gauge(d.lastCompleted, unixSeconds(h.LastCompleted))
+	if !completed.IsZero() {
+		gauge(d.lastCompleted, unixSeconds(completed))
 	}
 	gauge(d.inFlight, boolValue(h.InFlight()))
-	gauge(d.stale, boolValue(v.Stale))
-	if h.QueueKnown {
-		gauge(d.stuck, boolValue(v.Stuck))
+	if h.QueueKnown && a.Evidence == dispatch.EvidenceUsable {
+		gauge(d.stuck, boolValue(h.Stuck()))
 		gauge(d.ready, float64(h.ReadyUnassignedTasks))
 		gauge(d.workers, float64(h.AvailableWorkers))
 	}

@@ -48,12 +48,13 @@ func ExampleNewLoopCollector() {
 # HELP dispatch_stuck_queue 1 when ready tasks wait and no worker can take them (ready_unassigned_tasks > 0 and available_workers == 0).
 # TYPE dispatch_stuck_queue gauge
 dispatch_stuck_queue{loop="dispatch"} 1
-# HELP dispatch_poll_stale 1 when the loop is judged wedged: running, and no cycle has completed (or the cycle in flight started) more than the stale threshold ago, counting from no earlier than the start of the current run.
+# HELP dispatch_poll_stale 1 when the evidence shows a hung loop: a cycle in flight for longer than the stale threshold (running or stopped), or a running loop with no cycle completed within it since its run began; or, while the daemon hangs, the same extrapolated from its last usable status. Never on unreadable or refused status requests.
 # TYPE dispatch_poll_stale gauge
 dispatch_poll_stale{loop="dispatch"} 0
 `), "dispatch_stuck_queue", "dispatch_poll_stale")
 	fmt.Println(err)
-	fmt.Println(dispatch.Judge(loop.Health()).State(true))
+	_, decision := loop.Assess()
+	fmt.Println(decision.State)
 	// Output:
 	// <nil>
 	// stuck

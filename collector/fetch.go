@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/stoneforge/dispatch_exporter/dispatch"
 	"github.com/stoneforge/dispatch_exporter/dispatch/smithy"
 )
 
@@ -42,6 +43,19 @@ type FetchError struct {
 func (e *FetchError) Error() string { return e.Err.Error() }
 
 func (e *FetchError) Unwrap() error { return e.Err }
+
+// Evidence classifies the failure for the evidence model: a timeout is a
+// hang, a failed connection a refusal (nothing listens), anything else an
+// answer that is not a usable status.
+func (e *FetchError) Evidence() dispatch.Evidence {
+	switch e.Reason {
+	case ReasonTimeout:
+		return dispatch.EvidenceHung
+	case ReasonConnect:
+		return dispatch.EvidenceRefused
+	}
+	return dispatch.EvidenceUnusable
+}
 
 // fetchStatus GETs a status document and decodes it. Every failure is a
 // *FetchError naming its reason.

@@ -20,47 +20,48 @@ type flightCall[T any] struct {
 }
 
 // do returns fn's result, starting fn only if no call is in flight. fn runs
-// on a goroutine of its own with a context that keeps ctx's deadline but not
-// its cancellation, so a caller that goes away does not fail the others. The
-// caller that started the call waits for its result; one that joined it
-// and whose ctx ends first gets ok == false, and the call goes on.
-func (f *flight[T]) do(ctx context.Context, fn func(context.Context) T) (val T, ok bool) {
+// under a timeout of its own, whatever the callers' deadlines, with none of
+// their cancellation: the call is the target's, and a caller in a hurry (a
+// liveness probe, a client sending a tiny scrape timeout) cannot cut it
+// short for the others. Each caller waits until its own ctx ends; one whose
+// ctx ends first gets ok == false, and the call goes on.
+//
+// When the caller that starts a call would wait for all of it anyway (its
+// deadline is no earlier than the call's), fn runs on the caller's own
+// goroutine: no hand-off when, as usual, nobody else is waiting.
+func (f *flight[T]) do(ctx context.Context, timeout time.Duration, fn func(context.Context) T) (val T, ok bool) {
 	f.mu.Lock()
-	c := f.call
-	started := c == nil
-	if started {
-		c = &flightCall[T]{done: make(chan struct{})}
-		f.call = c
-		callCtx, cancel := detach(ctx)
-		go func() {
-			defer cancel()
-			c.val = fn(callCtx)
-			f.mu.Lock()
-			f.call = nil
-			f.mu.Unlock()
-			close(c.done)
-		}()
+	if c := f.call; c != nil {
+		f.mu.Unlock()
+		return c.wait(ctx)
 	}
+	c := &flightCall[T]{done: make(chan struct{})}
+	f.call = c
 	f.mu.Unlock()
 
-	if started {
-		// fn runs under ctx's deadline: wait for its own answer, so the
-		// caller that started a call always reports that call's outcome.
-		<-c.done
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	run := func() {
+		defer cancel()
+		c.val = fn(callCtx)
+		f.mu.Lock()
+		f.call = nil
+		f.mu.Unlock()
+		close(c.done)
+	}
+	callDeadline, _ := callCtx.Deadline()
+	if deadline, has := ctx.Deadline(); !has || !deadline.Before(callDeadline) {
+		run()
 		return c.val, true
 	}
+	go run()
+	return c.wait(ctx)
+}
+
+func (c *flightCall[T]) wait(ctx context.Context) (val T, ok bool) {
 	select {
 	case <-c.done:
 		return c.val, true
 	case <-ctx.Done():
 		return val, false
 	}
-}
-
-// detach keeps ctx's deadline, and none of its cancellation or values.
-func detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	if deadline, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(context.Background(), deadline)
-	}
-	return context.WithTimeout(context.Background(), time.Minute) // callers always set one; a bound all the same
 }

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -34,20 +35,19 @@ func (c *LoopCollector) Describe(ch chan<- *prometheus.Desc) { c.descs.describe(
 // Collect implements prometheus.Collector.
 func (c *LoopCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, l := range c.loops {
-		h, stats := l.Health(), l.Stats()
-		c.descs.collect(ch, sample{loop: l.Name(), up: true, health: &h, stats: &stats}, dispatch.Judge(h))
+		h, a := l.Assess()
+		stats := l.Stats()
+		c.descs.collect(ch, sample{loop: l.Name(), health: &h, assessment: a, stats: &stats})
 	}
 }
 
-// States describes each loop in words, for the landing page.
+// States describes each loop in words, for the landing page and the
+// liveness endpoint: the same decision Collect exports.
 func (c *LoopCollector) States() []LoopState {
 	out := make([]LoopState, 0, len(c.loops))
 	for _, l := range c.loops {
-		h := l.Health()
-		v := dispatch.Judge(h)
-		s := newLoopState(l.Name(), true, &h, v, nil)
-		s.Restartable = v.Stale
-		out = append(out, s)
+		h, a := l.Assess()
+		out = append(out, newLoopState(l.Name(), &h, a, nil, time.Time{}))
 	}
 	return out
 }

@@ -6,32 +6,46 @@ import (
 	"github.com/stoneforge/dispatch_exporter/dispatch"
 )
 
-// LoopState is one loop's (or target's) verdict in words, for the landing
-// page and the health endpoints: the same verdict the metrics carry.
+// LoopState is one loop's (or target's) decision in words, for the landing
+// page and the health endpoints: the same decision the metrics carry.
 type LoopState struct {
 	// Name is the loop's or the target's name.
 	Name string
 	// Up is true when the loop's state could be read.
 	Up bool
-	// State is the verdict in one word.
+	// State is the decision in one word.
 	State dispatch.State
+	// Evidence is what the decision rests on.
+	Evidence dispatch.Evidence
 	// Since is when the loop turned wedged; zero in other states.
 	Since time.Time
 	// SinceCompleted is how long no cycle has completed; zero when unknown.
 	SinceCompleted time.Duration
-	// Reason is the verdict's reason.
+	// Queue is known when Ready and Workers hold the latest usable answer.
+	QueueKnown bool
+	// Ready and Workers are ready tasks with no assignee and available
+	// workers.
+	Ready, Workers int
+	// Reason is the decision's reason.
 	Reason string
 	// Error is the latest failure reading the status; empty while up.
 	Error string
-	// Restartable is the liveness verdict: restarting the daemon's process
-	// is the fix (see smithy.Observation.Restartable).
-	Restartable bool
+	// Restart is the liveness verdict: restarting the daemon's process is
+	// the fix (dispatch.Assessment.Restart).
+	Restart bool
+	// ObservedAt is when the decision was taken, on our clock; zero when
+	// it is taken as the state is read (in process) or never was.
+	ObservedAt time.Time
 }
 
-func newLoopState(name string, up bool, h *dispatch.Health, v dispatch.Verdict, err error) LoopState {
-	s := LoopState{Name: name, Up: up, State: v.State(up), Since: v.StaleSince(), SinceCompleted: v.SinceCompleted, Reason: v.Reason}
-	if h == nil {
-		s.Reason = "nothing known of the loop yet"
+func newLoopState(name string, h *dispatch.Health, a dispatch.Assessment, err error, at time.Time) LoopState {
+	s := LoopState{Name: name, Up: a.Up, State: a.State, Evidence: a.Evidence, Reason: a.Reason,
+		Restart: a.Restart, SinceCompleted: a.Verdict.SinceCompleted, ObservedAt: at}
+	if a.Stale {
+		s.Since = a.Verdict.StaleSince()
+	}
+	if h != nil && h.QueueKnown && a.Evidence == dispatch.EvidenceUsable {
+		s.QueueKnown, s.Ready, s.Workers = true, h.ReadyUnassignedTasks, h.AvailableWorkers
 	}
 	if err != nil {
 		s.Error = err.Error()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -57,8 +58,8 @@ func newTargetDescs() *targetDescs {
 }
 
 // Target reads one daemon's status endpoint at scrape time and judges its
-// loop itself. Concurrent probes share one request in flight. The verdict
-// survives the daemon going silent: see smithy.Tracker.
+// loop itself, through the evidence model of smithy.Tracker and
+// dispatch.Decide. Concurrent probes share one request in flight.
 type Target struct {
 	opts   TargetOptions
 	descs  *targetDescs
@@ -74,12 +75,14 @@ type Target struct {
 	episode     bool // a liveness episode is being reported
 }
 
-// probeResult is the outcome of one status request.
+// probeResult is the outcome of one status request: the decision and
+// everything its outputs show, fixed when it was taken.
 type probeResult struct {
 	obs      smithy.Observation
-	verdict  dispatch.Verdict
 	duration time.Duration
-	err      error // a *FetchError, or nil
+	err      error             // a *FetchError, or nil
+	failures map[string]uint64 // the failure counters after this request
+	at       time.Time         // our clock when it was decided
 }
 
 // NewTarget returns a Target that has not yet been probed.
@@ -123,22 +126,21 @@ func NewTarget(opts TargetOptions) *Target {
 // Name is the target's name.
 func (t *Target) Name() string { return t.opts.Name }
 
-// Probe reads the target now, within ctx's deadline and the target's
-// timeout, joining a request already in flight. When ctx ends first, the
-// result says so (dispatch_up 0, timeout) and still carries the verdict
-// judged from the last good response; the request goes on and its answer
-// serves the next probe.
+// Probe reads the target now, joining a request already in flight. The
+// request runs under the target's own timeout; the caller waits until ctx
+// ends. When ctx ends first, the result is the latest decision, unchanged
+// (no new evidence), with dispatch_up 0 for this caller; the request goes on
+// and decides for the next probe.
 func (t *Target) Probe(ctx context.Context) Probe {
-	ctx, cancel := context.WithTimeout(ctx, t.opts.Timeout)
-	defer cancel()
 	start := t.opts.Now()
-	r, ok := t.flight.do(ctx, t.request)
+	r, ok := t.flight.do(ctx, t.opts.Timeout, t.request)
 	if !ok {
+		now := t.opts.Now()
 		t.mu.Lock()
-		obs := t.tracker.Fail(false, t.opts.Now())
+		r = probeResult{obs: t.tracker.Last("no answer within this caller's deadline; the request goes on"),
+			duration: now.Sub(start), failures: maps.Clone(t.failures), at: now,
+			err: &FetchError{ReasonTimeout, fmt.Errorf("no answer within the caller's deadline: %w", context.Cause(ctx))}}
 		t.mu.Unlock()
-		r = probeResult{obs: obs, verdict: judge(obs), duration: t.opts.Now().Sub(start),
-			err: &FetchError{ReasonTimeout, fmt.Errorf("no answer within the scrape's deadline: %w", context.Cause(ctx))}}
 	}
 	return Probe{target: t, result: r}
 }
@@ -159,21 +161,14 @@ func (t *Target) request(ctx context.Context) probeResult {
 			err = fe
 		}
 		t.failures[fe.Reason]++
-		obs = t.tracker.Fail(fe.Reason == ReasonConnect, end)
+		obs = t.tracker.Fail(fe.Evidence(), fe.Reason+": "+fe.Error(), start, end)
 	} else {
-		obs = t.tracker.Observe(st, end)
+		obs = t.tracker.Answer(st, end)
 	}
-	r := probeResult{obs: obs, verdict: judge(obs), duration: end.Sub(start), err: err}
+	r := probeResult{obs: obs, duration: end.Sub(start), err: err, failures: maps.Clone(t.failures), at: end}
 	t.logChanges(r)
 	t.last = &r
 	return r
-}
-
-func judge(obs smithy.Observation) dispatch.Verdict {
-	if obs.Health == nil {
-		return dispatch.Verdict{}
-	}
-	return dispatch.Judge(*obs.Health)
 }
 
 // logChanges logs what changed since the previous request, once per change:
@@ -184,11 +179,11 @@ func (t *Target) logChanges(r probeResult) {
 	switch {
 	case r.err != nil && (prev == nil || prev.err == nil || failureReason(prev.err) != failureReason(r.err)):
 		level.Warn(t.logger).Log("msg", "status request failing; logged again only when the reason changes",
-			"reason", failureReason(r.err), "err", r.err)
+			"reason", failureReason(r.err), "evidence", r.obs.Assessment.Evidence, "err", r.err)
 	case r.err == nil && prev != nil && prev.err != nil:
 		level.Info(t.logger).Log("msg", "status readable again")
 	}
-	if r.obs.Up && !slices.Equal(r.obs.Notes, t.notes) {
+	if r.obs.Status != nil && !slices.Equal(r.obs.Notes, t.notes) {
 		for _, n := range r.obs.Notes {
 			if !slices.Contains(t.notes, n) {
 				level.Warn(t.logger).Log("msg", "odd status: "+n)
@@ -197,11 +192,12 @@ func (t *Target) logChanges(r probeResult) {
 		t.notes = r.obs.Notes
 	}
 	if r.obs.Restarted {
-		level.Info(t.logger).Log("msg", "daemon restart noticed: a fresh grace period starts", "grace", r.verdict.Threshold)
+		level.Info(t.logger).Log("msg", "daemon restart noticed: a fresh grace period starts", "grace", r.obs.Assessment.Verdict.Threshold)
 	}
-	if r.obs.Health != nil {
-		t.transitions.Observe(*r.obs.Health, r.verdict)
+	if r.obs.NewRun {
+		level.Info(t.logger).Log("msg", "loop started again; a cycle still in flight from before keeps its age")
 	}
+	t.transitions.Observe(r.obs.Health, r.obs.Assessment)
 }
 
 func failureReason(err error) string {
@@ -212,50 +208,52 @@ func failureReason(err error) string {
 	return ReasonOther
 }
 
-// State is the target's latest verdict in words, without probing.
+// State is the target's latest decision in words, without probing, with
+// when it was taken.
 func (t *Target) State() LoopState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.last == nil {
-		return LoopState{Name: t.opts.Name, State: dispatch.StateDown, Reason: "not probed yet"}
+		a := dispatch.Decide(dispatch.Look{})
+		return newLoopState(t.opts.Name, nil, a, nil, time.Time{})
 	}
 	return t.last.state(t.opts.Name)
 }
 
 func (r probeResult) state(name string) LoopState {
-	s := newLoopState(name, r.obs.Up, r.obs.Health, r.verdict, r.err)
-	s.Restartable = r.obs.Restartable(r.verdict)
-	return s
+	return newLoopState(name, r.obs.Health, r.obs.Assessment, r.err, r.at)
 }
 
 // Probe is the outcome of one probe of a Target: a prometheus.Collector of
-// its metrics and the verdict in words.
+// its metrics and the decision in words, both from one snapshot.
 type Probe struct {
 	target *Target
 	result probeResult
 }
 
-// State is the probe's verdict in words.
+// State is the probe's decision in words.
 func (p Probe) State() LoopState { return p.result.state(p.target.opts.Name) }
 
-// Liveness answers a liveness probe from this result: whether the daemon's
-// process should be restarted. In shadow mode it logs "would restart" once
-// per episode and never asks for a restart.
-func (p Probe) Liveness(shadow bool) bool {
-	t, restart := p.target, p.result.obs.Restartable(p.result.verdict)
+// Liveness reports a probe to the target's liveness episode: whether the
+// daemon's process should be restarted, from the probe's decision. It logs
+// once when an episode starts and once when it ends; in shadow mode it logs
+// "would restart" and never asks for a restart.
+func (t *Target) Liveness(p Probe, shadow bool) bool {
+	restart := p.result.obs.Assessment.Restart
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if restart == t.episode {
 		return restart && !shadow
 	}
 	t.episode = restart
+	reason := p.result.obs.Assessment.Reason
 	switch {
 	case restart && shadow:
-		level.Warn(t.logger).Log("msg", "liveness (shadow mode): would restart the daemon; answering 200", "reason", p.result.verdict.Reason)
+		level.Warn(t.logger).Log("msg", "liveness (shadow mode): would restart the daemon; answering 200", "reason", reason)
 	case restart:
-		level.Error(t.logger).Log("msg", "liveness failing: the daemon's process should be restarted", "reason", p.result.verdict.Reason)
+		level.Error(t.logger).Log("msg", "liveness failing: the daemon's process should be restarted", "reason", reason)
 	default:
-		level.Info(t.logger).Log("msg", "liveness passing again")
+		level.Info(t.logger).Log("msg", "liveness passing again", "reason", reason)
 	}
 	return restart && !shadow
 }
@@ -266,18 +264,12 @@ func (p Probe) Describe(ch chan<- *prometheus.Desc) {
 	p.target.descs.status.describe(ch)
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector: the probe's snapshot, nothing
+// read live.
 func (p Probe) Collect(ch chan<- prometheus.Metric) {
 	t, r := p.target, p.result
-	t.descs.loop.collect(ch, sample{loop: t.opts.Loop, up: r.obs.Up, health: r.obs.Health}, r.verdict)
-
-	t.mu.Lock()
-	failures := make(map[string]uint64, len(t.failures))
-	for k, v := range t.failures {
-		failures[k] = v
-	}
-	t.mu.Unlock()
-	t.descs.status.collect(ch, t.opts.Loop, r, failures)
+	t.descs.loop.collect(ch, sample{loop: t.opts.Loop, health: r.obs.Health, assessment: r.obs.Assessment})
+	t.descs.status.collect(ch, t.opts.Loop, r)
 }
 
 // redact hides a password in a URL, for logs.

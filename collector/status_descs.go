@@ -34,13 +34,13 @@ func (d *statusDescs) describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (d *statusDescs) collect(ch chan<- prometheus.Metric, loop string, r probeResult, failures map[string]uint64) {
+func (d *statusDescs) collect(ch chan<- prometheus.Metric, loop string, r probeResult) {
 	gauge := func(desc *prometheus.Desc, value float64) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, value, loop)
 	}
 	gauge(d.requestDuration, r.duration.Seconds())
 	for _, reason := range FailureReasons() {
-		ch <- prometheus.MustNewConstMetric(d.requestFailures, prometheus.CounterValue, float64(failures[reason]), loop, reason)
+		ch <- prometheus.MustNewConstMetric(d.requestFailures, prometheus.CounterValue, float64(r.failures[reason]), loop, reason)
 	}
 	st := r.obs.Status
 	if st == nil {

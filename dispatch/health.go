@@ -3,20 +3,32 @@ package dispatch
 import "time"
 
 // Health is one observation of a dispatch loop, whatever its source: every
-// field of smithy's health object (see shared/smithy/STATUS.md) plus what the
-// loop itself knows (running, since when, phase, interval, threshold).
+// field of smithy's health object (see dispatch/smithy/testdata/STATUS.md)
+// plus what the loop itself knows (running, since when, phase, interval,
+// threshold).
+//
+// Now, LastStarted, LastCompleted and RunningSince are on one judging clock,
+// so that their differences are true ages: the daemon's own clock when it
+// reports "now" (smithy's health.computedAt), else a monotonic one (our
+// clock at first sight of each timestamp, or the in-process loop's
+// monotonic readings). ReportedStarted and ReportedCompleted are the same
+// instants as the source stamped them, for export.
 //
 // A zero time means "not reported": before the first cycle there is no
 // LastStarted, and a loop that never completed a cycle has no LastCompleted.
 type Health struct {
-	// Now is "now" on the daemon's clock (smithy's health.computedAt). Every
-	// duration in a Verdict is measured against it, so clock skew between
-	// the daemon and whoever judges it cannot cause or hide a verdict.
+	// Now is "now" on the judging clock. Every duration in a Verdict is
+	// measured against it, so clock skew between the daemon and whoever
+	// judges it, or a step of the wall clock, cannot cause or hide a verdict.
 	Now time.Time
 	// LastStarted is when the latest cycle started, before any of its work.
 	LastStarted time.Time
 	// LastCompleted is when the latest cycle finished, successfully or not.
 	LastCompleted time.Time
+	// ReportedStarted and ReportedCompleted are LastStarted and
+	// LastCompleted as the source stamped them (the daemon's or the wall
+	// clock), for export. Zero: the same as the judging fields.
+	ReportedStarted, ReportedCompleted time.Time
 
 	// Running is true while the loop is started (smithy's isRunning).
 	Running bool
@@ -57,6 +69,19 @@ type Health struct {
 func (h Health) InFlight() bool {
 	return !h.LastStarted.IsZero() &&
 		(h.LastCompleted.IsZero() || h.LastStarted.After(h.LastCompleted))
+}
+
+// Reported returns the latest start and completion as the source stamped
+// them, for export.
+func (h Health) Reported() (started, completed time.Time) {
+	started, completed = h.ReportedStarted, h.ReportedCompleted
+	if started.IsZero() {
+		started = h.LastStarted
+	}
+	if completed.IsZero() {
+		completed = h.LastCompleted
+	}
+	return started, completed
 }
 
 // Stuck reports a stuck queue: ready tasks wait and no worker can take them.

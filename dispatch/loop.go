@@ -20,14 +20,24 @@ import (
 // the wedge the loop's watchdog reports.
 type Cycle func(ctx context.Context) error
 
-// Clock tells the time. Tests inject a fake; nil selects the real clock.
+// Clock tells the time twice: the wall time the loop stamps its cycles with
+// (and exports), and a monotonic reading it measures ages with, so a step of
+// the wall clock (NTP, a VM resumed) neither hides nor fakes a wedge. Tests
+// inject a fake; nil selects the real clock.
 type Clock interface {
+	// Now is the wall time.
 	Now() time.Time
+	// Monotonic is the time elapsed since a fixed point, on a clock that
+	// never steps.
+	Monotonic() time.Duration
 }
 
-type realClock struct{}
+// realClock reads Go's wall and monotonic clocks.
+type realClock struct{ base time.Time }
 
 func (realClock) Now() time.Time { return time.Now() }
+
+func (c realClock) Monotonic() time.Duration { return time.Since(c.base) }
 
 // Options configure a Loop.
 type Options struct {
@@ -69,21 +79,24 @@ type Loop struct {
 	watchdog  time.Duration
 	stackDir  string
 
-	// Written by the loop goroutine (and SetPhase/SetQueue), read by scrapes.
-	started    atomic.Int64 // unix ns; 0 = never
-	completed  atomic.Int64 // unix ns; 0 = never
-	phase      atomic.Pointer[string]
-	ready      atomic.Int64
-	workers    atomic.Int64
-	queueKnown atomic.Bool
-	stats      *cycleStats
+	// The judging clock: wall time at creation plus monotonic time since.
+	epochWall time.Time
+	epochMono time.Duration
+
+	// Written by the loop goroutine (and SetQueue), read by scrapes: one
+	// lock, so a start and its completion, or ready tasks and workers, are
+	// always read as one pair.
+	stampMu sync.Mutex
+	stamps  stamps
+	phase   atomic.Pointer[string]
+	stats   *cycleStats
 
 	transitions *Transitions
 	checkMu     sync.Mutex // one Check at a time: judge and log in order
 
 	mu           sync.Mutex
 	running      bool
-	runningSince time.Time
+	runningSince time.Duration // monotonic
 	cancel       context.CancelFunc
 	done         chan struct{} // closed when the current run's goroutines have exited
 }
@@ -106,7 +119,7 @@ func NewLoop(cycle Cycle, opts Options) (*Loop, error) {
 		opts.Logger = log.NewNopLogger()
 	}
 	if opts.Clock == nil {
-		opts.Clock = realClock{}
+		opts.Clock = realClock{base: time.Now()}
 	}
 	if opts.WatchdogInterval <= 0 {
 		opts.WatchdogInterval = time.Second
@@ -122,6 +135,8 @@ func NewLoop(cycle Cycle, opts Options) (*Loop, error) {
 		watchdog:  opts.WatchdogInterval,
 		stackDir:  opts.StackDumpDir,
 		stats:     newCycleStats(),
+		epochWall: opts.Clock.Now(),
+		epochMono: opts.Clock.Monotonic(),
 	}
 	l.transitions = NewTransitions(logger, l.dumpStacks)
 	return l, nil
@@ -137,9 +152,9 @@ func (l *Loop) SetPhase(phase string) { l.phase.Store(&phase) }
 // SetQueue reports the daemon's queue: ready tasks with no assignee and
 // available workers. The queue is stuck when ready > 0 and workers == 0.
 func (l *Loop) SetQueue(ready, workers int) {
-	l.ready.Store(int64(ready))
-	l.workers.Store(int64(workers))
-	l.queueKnown.Store(true)
+	l.stampMu.Lock()
+	l.stamps.ready, l.stamps.workers, l.stamps.queueKnown = ready, workers, true
+	l.stampMu.Unlock()
 }
 
 // Start starts the loop and its watchdog; the first cycle runs at once. The
@@ -155,7 +170,7 @@ func (l *Loop) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	prev, done := l.done, make(chan struct{})
-	l.running, l.runningSince, l.cancel, l.done = true, l.clock.Now(), cancel, done
+	l.running, l.runningSince, l.cancel, l.done = true, l.clock.Monotonic(), cancel, done
 
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -228,16 +243,17 @@ func (l *Loop) run(ctx context.Context, prev <-chan struct{}) {
 // before it errored; the result says whether this one did, so a run of
 // errors is logged once when it starts and once when it ends.
 func (l *Loop) runCycle(ctx context.Context, failing bool) bool {
-	start := l.clock.Now()
 	l.phase.Store(nil)
-	// A start stamped strictly after the last completion keeps InFlight
-	// exact even on a coarse (or fake) clock.
-	startNs := max(start.UnixNano(), l.completed.Load()+1)
-	l.started.Store(startNs)
+	startWall, startMono := l.clock.Now(), l.clock.Monotonic()
+	l.stampMu.Lock()
+	l.stamps.start(startWall, startMono)
+	l.stampMu.Unlock()
 	res, err := l.call(ctx)
-	end := l.clock.Now()
-	l.completed.Store(max(end.UnixNano(), startNs))
-	l.stats.observe(res, end.Sub(start))
+	endWall, endMono := l.clock.Now(), l.clock.Monotonic()
+	l.stampMu.Lock()
+	l.stamps.complete(endWall, endMono)
+	l.stampMu.Unlock()
+	l.stats.observe(res, endMono-startMono)
 
 	switch {
 	case err != nil && !failing:
@@ -263,25 +279,36 @@ func (l *Loop) call(ctx context.Context) (res Result, err error) {
 	return ResultOK, nil
 }
 
-// Health is a snapshot of the loop now, for Judge.
+// Health is a snapshot of the loop now, for Judge. Its judging clock is the
+// loop's monotonic one (anchored at the wall time the loop was created);
+// ReportedStarted and ReportedCompleted are the wall stamps.
 func (l *Loop) Health() Health {
-	now := l.clock.Now()
 	l.mu.Lock()
 	running, since := l.running, l.runningSince
 	l.mu.Unlock()
+	l.stampMu.Lock()
+	st := l.stamps
+	l.stampMu.Unlock()
+	now := l.clock.Monotonic()
 
 	h := Health{
-		Now:                  now,
-		LastCompleted:        unixNano(l.completed.Load()),
-		LastStarted:          unixNano(l.started.Load()),
+		Now:                  l.judging(now),
 		Running:              running,
-		RunningSince:         since,
 		Interval:             l.interval,
 		Threshold:            l.threshold,
 		Observed:             true,
-		QueueKnown:           l.queueKnown.Load(),
-		ReadyUnassignedTasks: int(l.ready.Load()),
-		AvailableWorkers:     int(l.workers.Load()),
+		QueueKnown:           st.queueKnown,
+		ReadyUnassignedTasks: st.ready,
+		AvailableWorkers:     st.workers,
+	}
+	if running {
+		h.RunningSince = l.judging(since)
+	}
+	if st.started {
+		h.LastStarted, h.ReportedStarted = l.judging(time.Duration(st.startedMono)), time.Unix(0, st.startedWall)
+	}
+	if st.completed {
+		h.LastCompleted, h.ReportedCompleted = l.judging(time.Duration(st.completedMono)), time.Unix(0, st.completedWall)
 	}
 	if p := l.phase.Load(); p != nil && h.InFlight() {
 		h.Phase = *p
@@ -289,12 +316,36 @@ func (l *Loop) Health() Health {
 	return h
 }
 
+// judging places a monotonic reading on the judging clock.
+func (l *Loop) judging(mono time.Duration) time.Time { return l.epochWall.Add(mono - l.epochMono) }
+
 // Stats is a snapshot of the loop's cycle counters.
 func (l *Loop) Stats() CycleStats { return l.stats.snapshot() }
 
-func unixNano(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
+// stamps are a loop's latest cycle start and completion, on the wall clock
+// (for export) and the monotonic one (for ages), and its queue.
+type stamps struct {
+	started, completed                                     bool
+	startedWall, startedMono, completedWall, completedMono int64 // ns
+	ready, workers                                         int
+	queueKnown                                             bool
+}
+
+// start records a cycle's start, strictly after the last completion on both
+// clocks, so InFlight stays exact even on a coarse (or fake) clock.
+func (s *stamps) start(wall time.Time, mono time.Duration) {
+	s.startedWall, s.startedMono = wall.UnixNano(), int64(mono)
+	if s.completed {
+		s.startedWall = max(s.startedWall, s.completedWall+1)
+		s.startedMono = max(s.startedMono, s.completedMono+1)
 	}
-	return time.Unix(0, ns)
+	s.started = true
+}
+
+// complete records the completion of the cycle started last, no earlier
+// than its start.
+func (s *stamps) complete(wall time.Time, mono time.Duration) {
+	s.completedWall = max(wall.UnixNano(), s.startedWall)
+	s.completedMono = max(int64(mono), s.startedMono)
+	s.completed = true
 }

@@ -136,7 +136,7 @@ func TestLoopWedgeReportedOnceWithPhaseAndStacks(t *testing.T) {
 	clock.Add(61 * time.Second)
 	v := w.loop.Check()
 	assert.True(t, v.Stale)
-	assert.Equal(t, "inbox", v.Phase)
+	assert.Equal(t, "inbox", v.Verdict.Phase)
 	for range 3 {
 		w.loop.Check()
 	}
@@ -222,7 +222,7 @@ func TestLoopQueueAndStuckTransitions(t *testing.T) {
 
 	loop.SetQueue(3, 0)
 	for range 3 {
-		assert.True(t, loop.Check().Stuck)
+		assert.True(t, loop.Check().Verdict.Stuck)
 	}
 	loop.SetQueue(3, 2)
 	loop.Check()
@@ -244,4 +244,104 @@ func TestNewLoopRejectsBadOptions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "dispatch", l.Name())
 	assert.Equal(t, time.Minute, Judge(l.Health()).Threshold)
+}
+
+// A wedged cycle holds the loop through a stop and a start: the verdict
+// stays WEDGED (liveness: restart), aged from the hung cycle's start, and
+// nothing logs a recovery.
+func TestLoopWedgeStaysWedgedThroughStopAndStart(t *testing.T) {
+	t.Parallel()
+	clock := dispatchtest.NewClock(t0)
+	var logs dispatchtest.Logs
+	w := newWedgeable(t, Options{Clock: clock, Logger: logs.Logger()})
+	require.NoError(t, w.loop.Start(context.Background()))
+	<-w.entered
+	clock.Add(61 * time.Second)
+	require.True(t, w.loop.Check().Stale)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	require.Error(t, w.loop.Stop(ctx))
+	a := w.loop.Check()
+	assert.True(t, a.Stale, "a stop is not a recovery: %s", a.Reason)
+	assert.True(t, a.Restart)
+	assert.Equal(t, StateWedged, a.State)
+
+	clock.Add(5 * time.Second)
+	require.NoError(t, w.loop.Start(context.Background()))
+	a = w.loop.Check()
+	assert.True(t, a.Stale, "a start while the hung cycle holds the loop is no new run: %s", a.Reason)
+	assert.True(t, a.Restart)
+	assert.Equal(t, 66*time.Second, a.Verdict.Age, "aged from the hung cycle's start")
+	assert.Equal(t, 0, logs.Count("RECOVERED"), logs.String())
+	assert.Equal(t, 0, logs.Count("no longer judged wedged"), logs.String())
+	assert.Equal(t, 1, logs.Count(`msg="WEDGED`), logs.String())
+
+	w.unwedge()
+	eventually(t, func() bool { return !w.loop.Health().InFlight() }, "cycle completes")
+	assert.False(t, w.loop.Check().Stale)
+	assert.Equal(t, 1, logs.Count("RECOVERED"))
+	require.NoError(t, w.loop.Stop(context.Background()))
+}
+
+// Ages are measured on the monotonic clock: a step of the wall clock by
+// more than the threshold neither hides a wedge nor fakes one, and the
+// exported stamps are the wall clock's.
+func TestLoopAgesIgnoreWallClockSteps(t *testing.T) {
+	t.Parallel()
+	for _, step := range []time.Duration{-time.Hour, time.Hour} {
+		t.Run(step.String(), func(t *testing.T) {
+			t.Parallel()
+			clock := dispatchtest.NewClock(t0)
+			var logs dispatchtest.Logs
+			w := newWedgeable(t, Options{Clock: clock, Logger: logs.Logger()})
+			require.NoError(t, w.loop.Start(context.Background()))
+			<-w.entered
+
+			clock.Step(step)
+			a := w.loop.Check()
+			assert.False(t, a.Stale, "a step is no wedge: %s", a.Reason)
+			assert.Equal(t, 0, logs.Count(`msg="WEDGED`))
+
+			clock.Add(61 * time.Second)
+			a = w.loop.Check()
+			assert.True(t, a.Stale, "a step hides no wedge: %s", a.Reason)
+			assert.Equal(t, 61*time.Second, a.Verdict.Age)
+			started, _ := w.loop.Health().Reported()
+			assert.True(t, t0.Equal(started), "exported as the wall clock stamped it: %s", started)
+			w.unwedge()
+			require.NoError(t, w.loop.Stop(context.Background()))
+		})
+	}
+}
+
+// SetQueue publishes ready tasks and workers as one pair: a reader never
+// sees half of one write and half of another.
+func TestLoopQueueIsReadAsOnePair(t *testing.T) {
+	t.Parallel()
+	loop, err := NewLoop(func(context.Context) error { return nil }, Options{Interval: time.Hour})
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20000 {
+			if i%2 == 0 {
+				loop.SetQueue(3, 0)
+			} else {
+				loop.SetQueue(0, 3)
+			}
+		}
+	}()
+	torn := 0
+	for {
+		select {
+		case <-done:
+			assert.Zero(t, torn, "torn reads")
+			return
+		default:
+		}
+		if h := loop.Health(); h.QueueKnown && h.ReadyUnassignedTasks+h.AvailableWorkers != 3 {
+			torn++
+		}
+	}
 }

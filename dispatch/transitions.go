@@ -11,7 +11,9 @@ import (
 
 // Transitions logs a loop's changes of state, once per change and never per
 // tick: STUCK (warn) and RESUMED (info) for the queue, WEDGED (error) and
-// RECOVERED (info) for the loop. Feed it every verdict; it is safe for
+// RECOVERED (info) for the loop, or "no longer judged wedged" (warn) when
+// the wedge ends without evidence that the loop recovered (its process is
+// gone, or it answers unusably). Feed it every Assessment; it is safe for
 // concurrent use.
 type Transitions struct {
 	logger   log.Logger
@@ -29,13 +31,18 @@ func NewTransitions(logger log.Logger, onWedged func(Health, Verdict)) *Transiti
 	return &Transitions{logger: logger, onWedged: onWedged}
 }
 
-// Observe compares one verdict with the previous one and logs what changed.
-// A verdict that could not judge (the health was not observed, or the queue
-// is unknown) changes nothing: not knowing is not recovering.
-func (t *Transitions) Observe(h Health, v Verdict) {
+// Observe compares one assessment with the previous one and logs what
+// changed. h is the loop the assessment judged; nil when none. The queue
+// changes only on a usable answer that reports it: not knowing is not
+// resuming.
+func (t *Transitions) Observe(h *Health, a Assessment) {
+	v := a.Verdict
 	t.mu.Lock()
-	stuckMsg := t.queue(h, v)
-	wedged, staleMsg := t.loop(v)
+	var stuckMsg logLine
+	if h != nil && a.Evidence == EvidenceUsable {
+		stuckMsg = t.queue(*h, v)
+	}
+	wedged, staleMsg := t.loop(a)
 	t.mu.Unlock()
 
 	for _, m := range []logLine{stuckMsg, staleMsg} {
@@ -43,8 +50,8 @@ func (t *Transitions) Observe(h Health, v Verdict) {
 			_ = m.logger.Log(m.kv...)
 		}
 	}
-	if wedged && t.onWedged != nil {
-		t.onWedged(h, v)
+	if wedged && t.onWedged != nil && h != nil {
+		t.onWedged(*h, v)
 	}
 }
 
@@ -68,17 +75,20 @@ func (t *Transitions) queue(h Health, v Verdict) logLine {
 		roundAge(h.Now.Sub(t.stuckSince)), h.ReadyUnassignedTasks, h.AvailableWorkers)}}
 }
 
-func (t *Transitions) loop(v Verdict) (bool, logLine) {
-	if !v.Judged || v.Stale == t.stale {
+func (t *Transitions) loop(a Assessment) (bool, logLine) {
+	if a.Stale == t.stale {
 		return false, logLine{}
 	}
-	t.stale = v.Stale
-	if v.Stale {
+	t.stale = a.Stale
+	switch {
+	case a.Stale:
 		return true, logLine{level.Error(t.logger), []any{
-			"msg", "WEDGED: " + wedgedSummary(v), "reason", v.Reason,
+			"msg", "WEDGED: " + wedgedSummary(a.Verdict), "reason", a.Reason,
 			"fix", "restart the daemon's process; stopping and starting the loop does not clear a wedge"}}
+	case a.Evidence == EvidenceUsable:
+		return false, logLine{level.Info(t.logger), []any{"msg", "RECOVERED: loop no longer stale", "reason", a.Reason}}
 	}
-	return false, logLine{level.Info(t.logger), []any{"msg", "RECOVERED: loop no longer stale", "reason", v.Reason}}
+	return false, logLine{level.Warn(t.logger), []any{"msg", "no longer judged wedged, without evidence of recovery: " + a.Evidence.String(), "reason", a.Reason}}
 }
 
 // wedgedSummary is the banner's sentence: "no cycle completed for D; in phase P".

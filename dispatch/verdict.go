@@ -45,18 +45,24 @@ func (v Verdict) StaleSince() time.Time {
 }
 
 // Judge applies the staleness rule to one observation. It is a pure
-// function: the same Health always gives the same Verdict.
+// function: the same Health always gives the same Verdict. It judges the
+// loop's timestamps only; what a source could or could not read is Decide's
+// concern.
 //
-// The rule is smithy's (see shared/smithy/STATUS.md) with two corrections:
-//   - a stopped loop is never stale (smithy false-alarms once a stopped
-//     loop's last completion is older than the threshold);
+// The rule is smithy's (see dispatch/smithy/testdata/STATUS.md) with three
+// corrections:
+//   - a cycle in flight is judged from its start whatever the loop's state:
+//     a wedged cycle holds smithy's polling guard through a stop and a start,
+//     so neither clears it, and a run started meanwhile gets no grace;
+//   - a stopped loop with no cycle in flight is never stale (smithy
+//     false-alarms once a stopped loop's last completion is older than the
+//     threshold);
 //   - a running loop that has not started any cycle within the threshold of
 //     being started is stale (smithy never alarms then).
 //
-// Otherwise: with a cycle in flight, stale when it started more than the
-// threshold ago; else stale when the last completion is older than the
-// threshold. The clock never counts from before RunningSince, so a
-// restarted loop gets a full threshold of grace.
+// Otherwise, for a running loop: stale when the last completion is older
+// than the threshold, counting from no earlier than RunningSince, so a fresh
+// run gets a full threshold of grace.
 func Judge(h Health) Verdict {
 	v := Verdict{Running: h.Running, Threshold: h.StaleThreshold(), Judged: h.Observed}
 	if !h.Observed {
@@ -65,23 +71,27 @@ func Judge(h Health) Verdict {
 	}
 	v.Stuck = h.Stuck()
 	v.SinceCompleted = sinceCompleted(h)
-	if !h.Running {
-		v.Reason = "the loop is stopped"
-		return v
-	}
 
 	switch {
 	case h.InFlight():
 		v.Phase = h.Phase
 		v.Since = h.LastStarted
 		v.Reason = "cycle in flight since " + stamp(h.LastStarted) + phaseNote(h.Phase)
-	case !h.LastCompleted.IsZero():
-		v.Since = h.LastCompleted
-		v.Reason = "last cycle completed at " + stamp(h.LastCompleted)
-	}
-	if h.RunningSince.After(v.Since) {
-		v.Since = h.RunningSince
-		v.Reason = "loop started at " + stamp(h.RunningSince) + "; no cycle completed since" + phaseNote(h.Phase)
+		if !h.Running {
+			v.Reason = "loop stopped; " + v.Reason
+		}
+	case !h.Running:
+		v.Reason = "the loop is stopped"
+		return v
+	default:
+		if !h.LastCompleted.IsZero() {
+			v.Since = h.LastCompleted
+			v.Reason = "last cycle completed at " + stamp(h.LastCompleted)
+		}
+		if h.RunningSince.After(v.Since) {
+			v.Since = h.RunningSince
+			v.Reason = "loop started at " + stamp(h.RunningSince) + "; no cycle completed since"
+		}
 	}
 	if v.Since.IsZero() {
 		// Smithy's rule: no timestamps and no known start, nothing to judge.
@@ -97,10 +107,18 @@ func Judge(h Health) Verdict {
 	return v
 }
 
-// sinceCompleted measures how long no cycle has completed in the current run.
+// sinceCompleted measures how long no cycle has completed: since the last
+// completion or, when none is known, since the run began. With a cycle in
+// flight since before the current run (a wedge carried through a stop and a
+// start), the run's start does not count: nothing completed across it.
 func sinceCompleted(h Health) time.Duration {
 	ref := h.LastCompleted
-	if h.RunningSince.After(ref) {
+	switch {
+	case h.InFlight() && h.LastStarted.Before(h.RunningSince):
+		if ref.IsZero() {
+			ref = h.LastStarted
+		}
+	case h.RunningSince.After(ref):
 		ref = h.RunningSince
 	}
 	if ref.IsZero() {

@@ -61,10 +61,18 @@ func TestJudge(t *testing.T) {
 			h.RunningSince = at(-10 * time.Second)
 			h.LastStarted, h.LastCompleted = at(-time.Hour), at(-time.Hour)
 		}, false, "loop started at 2026-11-26T20:59:50Z; no cycle completed since"},
-		{"a wedge that survived a restart is stale once the grace passes", func(h *Health) {
-			h.RunningSince = at(-70 * time.Second)
+		{"a wedge carried through a stop and a start is judged from the hung cycle's start", func(h *Health) {
+			h.RunningSince = at(-10 * time.Second)
 			h.LastStarted, h.LastCompleted = at(-2*time.Hour), at(-3*time.Hour)
-		}, true, "loop started at 2026-11-26T20:58:50Z; no cycle completed since, 1m10s ago (threshold 1m0s)"},
+		}, true, "cycle in flight since 2026-11-26T19:00:00Z, 2h0m0s ago (threshold 1m0s)"},
+		{"a stopped loop with a hung cycle in flight is stale", func(h *Health) {
+			h.Running = false
+			h.LastStarted, h.LastCompleted = at(-65*time.Second), at(-70*time.Second)
+		}, true, "loop stopped; cycle in flight since 2026-11-26T20:58:55Z, 1m5s ago (threshold 1m0s)"},
+		{"a stopped loop whose last cycle is still finishing is not stale", func(h *Health) {
+			h.Running = false
+			h.LastStarted, h.LastCompleted = at(-time.Second), at(-6*time.Second)
+		}, false, "loop stopped; cycle in flight since 2026-11-26T20:59:59Z"},
 		{"a completion after the start of the run counts", func(h *Health) {
 			h.RunningSince = at(-10 * time.Minute)
 			h.LastStarted, h.LastCompleted = at(-5*time.Second), at(-4*time.Second)
@@ -136,7 +144,7 @@ func TestJudgeUnobserved(t *testing.T) {
 	assert.False(t, v.Judged)
 	assert.False(t, v.Stale)
 	assert.Equal(t, 5*time.Minute, v.Threshold, "threshold still known: 10 × 30s")
-	assert.Equal(t, StateUnknown, v.State(true))
+	assert.Equal(t, StateUnknown, Decide(Look{Evidence: EvidenceUsable, Health: &h}).State)
 }
 
 func TestStuck(t *testing.T) {
@@ -151,27 +159,6 @@ func TestStuck(t *testing.T) {
 	assert.False(t, h.Stuck(), "nothing waits")
 	h.ReadyUnassignedTasks, h.QueueKnown = 2, false
 	assert.False(t, h.Stuck(), "queue unknown")
-}
-
-func TestState(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		v    Verdict
-		up   bool
-		want State
-	}{
-		{Verdict{Judged: true, Running: true}, true, StateHealthy},
-		{Verdict{Judged: true, Running: true, Stuck: true}, true, StateStuck},
-		{Verdict{Judged: true, Running: true, Stale: true}, true, StateWedged},
-		{Verdict{Judged: true, Running: true, Stale: true, Stuck: true}, true, StateWedged},
-		{Verdict{Judged: true, Running: true, Stale: true}, false, StateWedged},
-		{Verdict{Judged: true, Running: true, Stuck: true}, false, StateDown},
-		{Verdict{Judged: true}, true, StateStopped},
-		{Verdict{}, true, StateUnknown},
-	}
-	for _, c := range cases {
-		assert.Equal(t, c.want, c.v.State(c.up), "%+v up=%v", c.v, c.up)
-	}
 }
 
 func TestDefaultStaleThreshold(t *testing.T) {

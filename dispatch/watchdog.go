@@ -33,13 +33,19 @@ func (l *Loop) watch(ctx context.Context) {
 // on every tick; tests call it after moving a fake clock. Concurrent checks
 // are serialized, so a verdict taken earlier is never logged after a later
 // one (a stale "RECOVERED" between two "WEDGED").
-func (l *Loop) Check() Verdict {
+func (l *Loop) Check() Assessment {
 	l.checkMu.Lock()
 	defer l.checkMu.Unlock()
+	h, a := l.Assess()
+	l.transitions.Observe(&h, a)
+	return a
+}
+
+// Assess reads the loop and decides, without logging: in process the loop
+// is always read directly, so the evidence is always usable.
+func (l *Loop) Assess() (Health, Assessment) {
 	h := l.Health()
-	v := Judge(h)
-	l.transitions.Observe(h, v)
-	return v
+	return h, Decide(Look{Evidence: EvidenceUsable, Health: &h})
 }
 
 // dumpStacks writes every goroutine's stack (the pprof goroutine profile at

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-kit/log"
@@ -38,6 +40,8 @@ type Sidecar struct {
 	LivenessTimeout time.Duration
 	// Logger receives handler errors.
 	Logger log.Logger
+
+	warned sync.Map // liveness problems logged once each
 }
 
 // Metrics serves the exporter's own metrics and, with a default target,
@@ -62,44 +66,66 @@ func (s *Sidecar) Probe(w http.ResponseWriter, r *http.Request) {
 	s.serve(w, r, s.probeRegistry(r, t), false)
 }
 
-// TargetHealthy is a liveness probe for the daemon's container: 200 while
-// the target's loop is not judged restartable, 503 when it is (see
-// smithy.Observation.Restartable, built so restarts cannot loop).
+// TargetHealthy is a liveness probe for the daemon's container: 503 only
+// when the probe's decision says restarting the daemon's process is the fix
+// (dispatch.Assessment.Restart), else 200. It fails open: a missing or
+// unknown target name (a config changed under a running pod) answers 200
+// with a body that says why and logs one warning, since the kubelet would
+// restart a healthy daemon on any answer of 400 or more.
 func (s *Sidecar) TargetHealthy(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.target(w, r)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	name := r.URL.Query().Get("target")
+	if name == "" {
+		name = s.Default
+	}
+	t, ok := s.Targets.Get(name)
 	if !ok {
+		msg := "no target given and no default target"
+		if name != "" {
+			msg = fmt.Sprintf("unknown target %q", name)
+		}
+		s.warnOnce(msg)
+		fmt.Fprintf(w, "%s: answering 200 (fail open): no evidence about any daemon\n", msg)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.LivenessTimeout)
 	defer cancel()
 	p := t.Probe(ctx)
 	st := p.State()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if p.Liveness(s.LivenessShadow) {
+	if t.Liveness(p, s.LivenessShadow) {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "%s: %s: %s; restart the daemon's process\n", st.Name, st.State, st.Reason)
+		fmt.Fprintf(w, "%s: %s: %s; restart the daemon's process\n", st.Name, strings.ToUpper(string(st.State)), st.Reason)
 		return
 	}
 	note := ""
-	if st.Restartable {
+	if st.Restart {
 		note = " (shadow mode: would restart)"
 	}
-	fmt.Fprintf(w, "%s: %s: %s%s\n", st.Name, st.State, st.Reason, note)
+	fmt.Fprintf(w, "%s: %s: %s%s\n", st.Name, strings.ToUpper(string(st.State)), st.Reason, note)
+}
+
+// warnOnce logs a liveness configuration problem once per message.
+func (s *Sidecar) warnOnce(msg string) {
+	if _, seen := s.warned.LoadOrStore(msg, true); !seen {
+		level.Warn(s.Logger).Log("msg", "liveness probe for no configured target: answering 200 (fail open)", "problem", msg)
+	}
 }
 
 // target resolves ?target=NAME, or the default target when none is given.
+// An unknown name gets 400 and is never fetched (this is not an open
+// proxy); the answer names no configured target.
 func (s *Sidecar) target(w http.ResponseWriter, r *http.Request) (*collector.Target, bool) {
 	name := r.URL.Query().Get("target")
 	if name == "" {
 		name = s.Default
 	}
 	if name == "" {
-		http.Error(w, "target parameter is missing; configured targets: "+fmt.Sprint(s.Targets.Names()), http.StatusBadRequest)
+		http.Error(w, "target parameter is missing", http.StatusBadRequest)
 		return nil, false
 	}
 	t, ok := s.Targets.Get(name)
 	if !ok {
-		http.Error(w, fmt.Sprintf("unknown target %q; configured targets: %v", name, s.Targets.Names()), http.StatusBadRequest)
+		http.Error(w, "unknown target", http.StatusBadRequest)
 		return nil, false
 	}
 	return t, true

@@ -14,25 +14,42 @@ import (
 	"github.com/go-kit/log"
 )
 
-// Clock is a dispatch.Clock that stands still until Add moves it. It is
-// safe for concurrent use.
+// Clock is a dispatch.Clock that stands still until Add moves it. Step
+// moves its wall clock alone, as NTP or a resumed VM does. It is safe for
+// concurrent use.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu   sync.Mutex
+	now  time.Time
+	mono time.Duration
 }
 
 // NewClock returns a Clock reading start.
 func NewClock(start time.Time) *Clock { return &Clock{now: start} }
 
-// Now is the clock's time.
+// Now is the clock's wall time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
-// Add moves the clock by d.
+// Monotonic is the time Add has moved the clock by since NewClock.
+func (c *Clock) Monotonic() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mono
+}
+
+// Add moves the clock by d, wall and monotonic alike.
 func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mono += d
+	c.mu.Unlock()
+}
+
+// Step moves the wall clock alone by d (negative: back).
+func (c *Clock) Step(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()

@@ -23,13 +23,17 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		tr := NewTracker(0)
-		o := tr.Observe(st, ours)
-		if o.Health != nil {
-			_ = dispatch.Judge(*o.Health)
+		o := tr.Answer(st, ours)
+		if o.Assessment.Stale && !o.Assessment.Up {
+			t.Fatalf("stale without a usable answer: %+v", o.Assessment)
 		}
-		o = tr.Fail(false, ours.Add(time.Minute))
-		if o.Health != nil {
-			_ = dispatch.Judge(*o.Health)
+		o = tr.Fail(dispatch.EvidenceHung, "hung", ours, ours.Add(time.Minute))
+		if o.Assessment.Up || (o.Assessment.Restart && !o.Assessment.Stale) {
+			t.Fatalf("a hang decided %+v", o.Assessment)
+		}
+		o = tr.Fail(dispatch.EvidenceRefused, "refused", ours.Add(2*time.Minute), ours.Add(2*time.Minute))
+		if o.Assessment.Stale || o.Assessment.Restart || o.Health != nil {
+			t.Fatalf("a refusal decided %+v", o.Assessment)
 		}
 
 		again, err := json.Marshal(st)

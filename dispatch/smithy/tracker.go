@@ -6,60 +6,48 @@ import (
 	"github.com/stoneforge/dispatch_exporter/dispatch"
 )
 
-// Observation is what one status request tells about a daemon.
+// Observation is what one status request, with all the requests before it,
+// tells about a daemon: the evidence model's input and its decision.
 type Observation struct {
-	// Up is true when the request succeeded and its body parsed.
-	Up bool
-	// Status is the decoded body; nil when Up is false.
+	// Status is the decoded body; nil unless the daemon answered in the
+	// contract (a health-less answer has one and is still unusable).
 	Status *Status
-	// Health is the loop as observed or, while the status cannot be read,
-	// as last observed with "now" advanced by the time elapsed since. Nil
-	// when nothing is known of the loop.
+	// Health is the loop as judged: from this answer when it was usable,
+	// else from the last usable answer with "now" advanced on our monotonic
+	// clock. Nil when nothing is known of the loop of the process serving
+	// now. Its queue is known only on a usable answer.
 	Health *dispatch.Health
-	// Restarted is true when this response showed a restart (timestamps
-	// vanished or moved backwards, or the loop was seen running again) and
-	// so started a fresh grace period.
+	// Assessment is the decision every output shows.
+	Assessment dispatch.Assessment
+	// Restarted is true when this answer showed a new process (timestamps
+	// vanished or moved backwards): a fresh grace period starts.
 	Restarted bool
-	// Refused is true when the latest failure was a refused connection:
-	// nothing is listening, so the daemon is starting or gone.
-	Refused bool
-	// Unresponsive is how long the daemon has neither answered nor refused;
-	// zero while it answers.
-	Unresponsive time.Duration
-	// Notes name oddities of the response worth one log line each.
+	// NewRun is true when this answer showed the loop started again after a
+	// stop. It is not a new process: a cycle still in flight from before
+	// keeps its age.
+	NewRun bool
+	// Notes name oddities of the answer worth one log line each.
 	Notes []string
 }
 
-// Restartable reports whether restarting the daemon's process is the fix for
-// verdict v, the question a liveness probe asks. A stale loop qualifies when
-// the daemon's own answers show it, or when the daemon has been unresponsive
-// for longer than the threshold. A daemon that refuses connections (starting
-// or gone) or has hung for less than the threshold (perhaps a slow start-up)
-// does not: restarting it again could only restart it in a loop.
-func (o Observation) Restartable(v dispatch.Verdict) bool {
-	switch {
-	case !v.Stale:
-		return false
-	case o.Up:
-		return true
-	case o.Refused:
-		return false
-	default:
-		return o.Unresponsive > v.Threshold
-	}
-}
-
-// Tracker follows one daemon across status requests: it judges staleness on
-// the daemon's own clock, notices restarts, and keeps judging from the last
-// good response while the daemon cannot be read. It is not safe for
-// concurrent use.
+// Tracker follows one daemon across status requests: it classifies each
+// outcome as evidence (see dispatch.Evidence), keeps what the last usable
+// answer showed of the loop, notices new runs and new processes, and
+// decides with dispatch.Decide. It does no I/O and is not safe for
+// concurrent use. Every "at" is our clock, which must be monotonic.
 type Tracker struct {
 	threshold time.Duration // override; zero: the daemon's, else the default
 
-	base         *dispatch.Health // the last good observation, as received
-	baseAt       time.Time        // our clock when it was received
-	runningSince time.Time        // daemon clock: the current run's grace anchor
-	contactAt    time.Time        // our clock: last answer or refusal
+	base         *dispatch.Health // the last usable answer's loop, as judged
+	baseAt       time.Time        // our clock when it arrived
+	runningSince time.Time        // judging clock: the current run's grace anchor
+	contactAt    time.Time        // our clock: the last answer of any kind, or refusal
+	hungSince    time.Time        // our clock: start of the first unanswered request since contactAt
+	stale        bool             // the last decision's Stale
+	last         *Observation     // the last decision, for callers that stop waiting
+
+	// Without health.computedAt: when each timestamp was first seen.
+	seenStarted, seenCompleted sighting
 }
 
 // NewTracker returns a Tracker; a positive threshold overrides the daemon's.
@@ -67,53 +55,128 @@ func NewTracker(threshold time.Duration) *Tracker {
 	return &Tracker{threshold: threshold}
 }
 
-// Observe takes a decoded response received at our time at.
-func (t *Tracker) Observe(st *Status, at time.Time) Observation {
-	t.contactAt = at
-	h, notes := t.health(st, at)
-	obs := Observation{Up: true, Status: st, Health: &h, Notes: notes}
+// Answer takes a decoded status answered at our time at: usable when it
+// carries health or says the server has no daemon, unusable when health is
+// missing (the daemon could not compute it).
+func (t *Tracker) Answer(st *Status, at time.Time) Observation {
+	t.contactAt, t.hungSince = at, time.Time{}
 	if !*st.Available {
 		// No daemon at all: nothing runs, and a daemon appearing later is new.
 		t.base, t.runningSince = nil, time.Time{}
-		return obs
+		h := dispatch.Health{Now: at, Interval: st.Interval(), Threshold: t.thresholdOf(st)}
+		detail := "the server has no dispatch daemon"
+		if st.Reason != "" {
+			detail += ": " + st.Reason
+		}
+		return t.decide(Observation{Status: st, Health: &h}, dispatch.Look{Evidence: dispatch.EvidenceUsable, Health: &h, Detail: detail})
+	}
+	if st.Health == nil {
+		obs := Observation{Status: st, Health: t.extrapolated(at),
+			Notes: []string{"health missing (the daemon could not compute it): staleness and queue not judged"}}
+		return t.decide(obs, dispatch.Look{Evidence: dispatch.EvidenceUnusable, Detail: "health missing"})
 	}
 
-	obs.Restarted = t.restarted(h)
+	h, notes := t.health(st, at)
+	obs := Observation{Status: st, Notes: notes}
+	prev := t.base
+	obs.Restarted = restarted(prev, h)
+	obs.NewRun = !obs.Restarted && prev != nil && !prev.Running && h.Running
 	switch {
 	case !h.Running:
 		t.runningSince = time.Time{}
 	case obs.Restarted:
-		t.runningSince = runStart(t.base, h)
-	case t.runningSince.IsZero() && h.Observed && h.LastStarted.IsZero() && h.LastCompleted.IsZero():
+		t.runningSince = runStart(prev, h)
+	case obs.NewRun:
+		t.runningSince = runStart(prev, h)
+	case t.runningSince.IsZero() && h.LastStarted.IsZero() && h.LastCompleted.IsZero():
 		// Running and no cycle yet: the grace counts from first sight.
 		t.runningSince = h.Now
 	}
 	h.RunningSince = t.runningSince
 	base := h
+	base.QueueKnown = false // the queue moves per request; unknown once this answer ages
 	t.base, t.baseAt = &base, at
+	obs.Health = &h
+	return t.decide(obs, dispatch.Look{Evidence: dispatch.EvidenceUsable, Health: &h})
+}
+
+// Fail takes a request that produced no decodable status: refused (nothing
+// listens), hung (no answer within the target's timeout) or unusable (an
+// HTTP error, a body that is not a status, a TLS failure, ...). start and
+// end are our clock when the request began and ended; detail says what
+// failed.
+func (t *Tracker) Fail(e dispatch.Evidence, detail string, start, end time.Time) Observation {
+	switch e {
+	case dispatch.EvidenceRefused:
+		// Nothing listens: whatever was known is about a process that no
+		// longer serves, and the next one to answer is new.
+		t.base, t.runningSince = nil, time.Time{}
+		t.contactAt, t.hungSince = end, time.Time{}
+	case dispatch.EvidenceHung:
+		if t.hungSince.IsZero() {
+			t.hungSince = start
+		}
+	default:
+		e = dispatch.EvidenceUnusable
+		t.contactAt, t.hungSince = end, time.Time{}
+	}
+	l := dispatch.Look{Evidence: e, Health: t.extrapolated(end), WasStale: t.stale, Detail: detail}
+	if e == dispatch.EvidenceHung {
+		l.HungFor = end.Sub(t.hungSince)
+	}
+	return t.decide(Observation{Health: l.Health}, l)
+}
+
+// Last is the latest decision, unchanged, for a caller that stopped waiting
+// before the request in flight ended: no new evidence, so no new verdict. It
+// is down (the caller read nothing) unless the loop was judged wedged.
+func (t *Tracker) Last(detail string) Observation {
+	if t.last == nil {
+		a := dispatch.Decide(dispatch.Look{})
+		a.Reason = "not read yet: " + detail
+		return Observation{Assessment: a}
+	}
+	obs := *t.last
+	obs.Status, obs.Restarted, obs.NewRun, obs.Notes = nil, false, false, nil
+	a := &obs.Assessment
+	if a.Up {
+		a.Up = false
+		if !a.Stale {
+			a.State = dispatch.StateDown
+		}
+		a.Reason = detail + "; last read: " + a.Reason
+	}
 	return obs
 }
 
-// Fail takes a failed request at our time at. While a last good response is
-// known, its timestamps stay and "now" advances by the time elapsed on our
-// monotonic clock since it arrived, so a daemon whose whole HTTP server
-// hangs still turns stale once the threshold has passed.
-func (t *Tracker) Fail(refused bool, at time.Time) Observation {
-	if refused {
-		t.contactAt = at
-	}
-	obs := Observation{Refused: refused}
-	if !t.contactAt.IsZero() {
-		obs.Unresponsive = at.Sub(t.contactAt)
-	}
+func (t *Tracker) decide(obs Observation, l dispatch.Look) Observation {
+	obs.Assessment = dispatch.Decide(l)
+	t.stale = obs.Assessment.Stale
+	last := obs
+	t.last = &last
+	return obs
+}
+
+// extrapolated is the last usable answer's loop with "now" advanced by the
+// time elapsed since on our monotonic clock, so a daemon that stops
+// answering still turns stale; nil when none is known.
+func (t *Tracker) extrapolated(at time.Time) *dispatch.Health {
 	if t.base == nil {
-		return obs
+		return nil
 	}
 	h := *t.base
 	h.Now = h.Now.Add(at.Sub(t.baseAt))
-	h.QueueKnown = false // the queue moves per request; unknown now
-	obs.Health = &h
-	return obs
+	return &h
+}
+
+// restarted reports a new process: a timestamp vanished or moved backwards.
+func restarted(prev *dispatch.Health, h dispatch.Health) bool {
+	if prev == nil {
+		return false
+	}
+	ps, pc := prev.Reported()
+	hs, hc := h.Reported()
+	return hs.Before(ps) || hc.Before(pc)
 }
 
 // runStart is the earliest moment known of a run that started between the
@@ -121,69 +184,77 @@ func (t *Tracker) Fail(refused bool, at time.Time) Observation {
 // cycle begun no earlier than the previous look (so of the new run; the
 // JSON's millisecond stamps can make the two equal), else h itself.
 func runStart(prev *dispatch.Health, h dispatch.Health) time.Time {
-	if prev != nil && h.LastStarted.After(prev.LastStarted) && !h.LastStarted.Before(prev.Now) {
+	ps, _ := prev.Reported()
+	hs, _ := h.Reported()
+	if hs.After(ps) && !h.LastStarted.Before(prev.Now) {
 		return h.LastStarted
 	}
 	return h.Now
 }
 
-// restarted compares an observation with the previous good one.
-func (t *Tracker) restarted(h dispatch.Health) bool {
-	p := t.base
-	if p == nil {
-		return false
+func (t *Tracker) thresholdOf(st *Status) time.Duration {
+	if t.threshold > 0 {
+		return t.threshold
 	}
-	if !p.Running && h.Running {
-		return true
-	}
-	return p.Observed && h.Observed &&
-		(h.LastStarted.Before(p.LastStarted) || h.LastCompleted.Before(p.LastCompleted))
+	return st.Threshold()
 }
 
-// health converts a status into a dispatch.Health on the daemon's clock.
+// health converts a status with health into a dispatch.Health. The judging
+// clock is the daemon's (health.computedAt) when it reports one; else ours,
+// each timestamp placed at the moment we first saw it, so that clock skew
+// between the daemon and us can neither cause nor hide a verdict.
 func (t *Tracker) health(st *Status, at time.Time) (dispatch.Health, []string) {
-	h := dispatch.Health{
-		Now:       at,
-		Running:   *st.IsRunning && *st.Available,
-		Interval:  st.Interval(),
-		Threshold: t.threshold,
-	}
-	if h.Threshold <= 0 {
-		h.Threshold = st.Threshold()
-	}
 	r := st.Health
-	if !*st.Available {
-		return h, nil
+	h := dispatch.Health{
+		Running:   *st.IsRunning,
+		Interval:  st.Interval(),
+		Threshold: t.thresholdOf(st),
+		Observed:  true,
 	}
-	if r == nil {
-		return h, []string{"health missing (the daemon could not compute it): staleness and queue not judged"}
+	var started, completed time.Time
+	if r.LastPollStartedAt != nil {
+		started = r.LastPollStartedAt.Time()
+	}
+	if r.LastPollCompletedAt != nil {
+		completed = r.LastPollCompletedAt.Time()
 	}
 	var notes []string
-	h.Observed = true
 	if r.ComputedAt != nil {
 		h.Now = r.ComputedAt.Time()
+		if started.After(h.Now) {
+			notes, started = append(notes, "health.lastPollStartedAt is after computedAt: ignored"), time.Time{}
+		}
+		if completed.After(h.Now) {
+			notes, completed = append(notes, "health.lastPollCompletedAt is after computedAt: ignored"), time.Time{}
+		}
+		h.LastStarted, h.LastCompleted = started, completed
 	} else {
-		notes = append(notes, "health.computedAt missing: judging on the exporter's clock")
-	}
-	for _, ts := range []struct {
-		name string
-		in   *Timestamp
-		out  *time.Time
-	}{
-		{"lastPollStartedAt", r.LastPollStartedAt, &h.LastStarted},
-		{"lastPollCompletedAt", r.LastPollCompletedAt, &h.LastCompleted},
-	} {
-		switch {
-		case ts.in == nil:
-		case ts.in.Time().After(h.Now):
-			notes = append(notes, "health."+ts.name+" is after computedAt: ignored")
-		default:
-			*ts.out = ts.in.Time()
+		notes = append(notes, "health.computedAt missing: ages measured from when each timestamp was first seen")
+		h.Now = at
+		h.LastStarted, h.LastCompleted = t.seenStarted.see(started, at), t.seenCompleted.see(completed, at)
+		if started.After(completed) && !completed.IsZero() && !h.LastStarted.After(h.LastCompleted) {
+			h.LastCompleted = h.LastStarted.Add(-time.Nanosecond) // keep the cycle in flight
 		}
 	}
+	h.ReportedStarted, h.ReportedCompleted = started, completed
 	if r.ReadyUnassignedTasks != nil && r.AvailableWorkers != nil {
 		h.QueueKnown = true
 		h.ReadyUnassignedTasks, h.AvailableWorkers = *r.ReadyUnassignedTasks, *r.AvailableWorkers
 	}
 	return h, notes
+}
+
+// sighting remembers when a timestamp's current value was first seen.
+type sighting struct{ value, at time.Time }
+
+// see returns when v was first seen (at, when it is new); zero for zero.
+func (s *sighting) see(v, at time.Time) time.Time {
+	if v.IsZero() {
+		*s = sighting{}
+		return time.Time{}
+	}
+	if !v.Equal(s.value) {
+		s.value, s.at = v, at
+	}
+	return s.at
 }

@@ -40,11 +40,15 @@ func status(t *testing.T, skew time.Duration, now time.Duration, running bool, s
 
 func d(n float64) *time.Duration { v := sec(n); return &v }
 
-func judge(o Observation) dispatch.Verdict {
-	if o.Health == nil {
-		return dispatch.Verdict{}
-	}
-	return dispatch.Judge(*o.Health)
+func judge(o Observation) dispatch.Verdict { return o.Assessment.Verdict }
+
+// hang is a request that started at our time s-5 and timed out at s.
+func hang(tr *Tracker, s float64) Observation {
+	return tr.Fail(dispatch.EvidenceHung, "timeout", ours.Add(sec(s-5)), ours.Add(sec(s)))
+}
+
+func refused(tr *Tracker, s float64) Observation {
+	return tr.Fail(dispatch.EvidenceRefused, "connection refused", ours.Add(sec(s)), ours.Add(sec(s)))
 }
 
 func TestTrackerSamples(t *testing.T) {
@@ -58,20 +62,21 @@ func TestTrackerSamples(t *testing.T) {
 		"wedged.json":               {30 * time.Second, dispatch.StateWedged},
 		"wedged-after-restart.json": {0, dispatch.StateStuck}, // 59.985s in flight: just under 60s
 		"stopped-fresh.json":        {0, dispatch.StateStuck},
-		"stopped-after-60s.json":    {0, dispatch.StateStuck}, // smithy: pollStale; ours: stopped is never stale
+		"stopped-after-60s.json":    {0, dispatch.StateStuck}, // smithy: pollStale; ours: stopped, nothing in flight, never stale
 		"restarted.json":            {0, dispatch.StateStuck},
-		"nogit.json":                {0, dispatch.StateUnknown},
+		"nogit.json":                {0, dispatch.StateStopped},
 	}
 	for name, body := range samples(t) {
 		c, ok := cases[name]
 		require.True(t, ok, "a case for every sample: %s", name)
 		st, err := Decode(body)
 		require.NoError(t, err)
-		o := NewTracker(c.threshold).Observe(st, ours)
-		require.True(t, o.Up)
-		v := judge(o)
-		assert.Equal(t, c.state, v.State(o.Up), "%s: %s", name, v.Reason)
-		assert.False(t, v.Stale && !*st.IsRunning, "%s: stopped is never stale", name)
+		a := NewTracker(c.threshold).Answer(st, ours).Assessment
+		require.True(t, a.Up, name)
+		assert.Equal(t, dispatch.EvidenceUsable, a.Evidence, name)
+		assert.Equal(t, c.state, a.State, "%s: %s", name, a.Reason)
+		assert.Equal(t, c.state == dispatch.StateWedged, a.Stale, name)
+		assert.Equal(t, a.Stale, a.Restart, "%s: a usable answer showing a wedge is evidence about the process that serves", name)
 	}
 }
 
@@ -79,49 +84,170 @@ func TestTrackerJudgesOnTheDaemonsClock(t *testing.T) {
 	t.Parallel()
 	for _, skew := range []time.Duration{0, 2 * time.Hour, -2 * time.Hour} {
 		tr := NewTracker(0)
-		o := tr.Observe(status(t, skew, 0, true, d(-59), d(-61)), ours)
+		o := tr.Answer(status(t, skew, 0, true, d(-59), d(-61)), ours)
 		assert.False(t, judge(o).Stale, "skew %s: 59s in flight", skew)
-		o = tr.Observe(status(t, skew, sec(2), true, d(-59), d(-61)), ours.Add(sec(2)))
+		o = tr.Answer(status(t, skew, sec(2), true, d(-59), d(-61)), ours.Add(sec(2)))
 		assert.True(t, judge(o).Stale, "skew %s: 61s in flight", skew)
 		assert.Equal(t, sec(61), judge(o).Age, "skew %s", skew)
 	}
 }
 
-func TestTrackerKeepsJudgingWhileTheTargetHangs(t *testing.T) {
+// Without computedAt there is no daemon "now": ages run from when each
+// timestamp was first seen, on our clock, so no skew can fake or hide a
+// wedge; a timestamp that stops moving turns stale a threshold after it was
+// first seen.
+func TestTrackerWithoutComputedAtJudgesByMovement(t *testing.T) {
+	t.Parallel()
+	for _, skew := range []time.Duration{10 * time.Second, -10 * time.Second, 2 * time.Hour, -2 * time.Hour} {
+		tr := NewTracker(0)
+		answer := func(s float64, started, completed *time.Duration) Observation {
+			st := status(t, skew, sec(s), true, started, completed)
+			st.Health.ComputedAt = nil
+			return tr.Answer(st, ours.Add(sec(s)))
+		}
+		for s := 0.0; s <= 300; s += 5 { // a cycle every 5s
+			o := answer(s, d(s-1), d(s-0.9))
+			require.False(t, o.Assessment.Stale, "skew %s at %vs: %s", skew, s, o.Assessment.Reason)
+			require.Equal(t, dispatch.StateHealthy, o.Assessment.State)
+		}
+		// At 301s a cycle starts and hangs: its stamp stops moving.
+		for s := 305.0; s <= 365; s += 5 {
+			o := answer(s, d(301), d(299.1))
+			require.False(t, o.Assessment.Stale, "skew %s at %vs: first seen at 305s", skew, s)
+			require.True(t, o.Health.InFlight(), "the cycle stays in flight on our clock")
+		}
+		o := answer(366, d(301), d(299.1))
+		assert.True(t, o.Assessment.Stale, "skew %s: 61s since the hung cycle's start was first seen", skew)
+		assert.Equal(t, sec(61), o.Assessment.Verdict.Age)
+		started, _ := o.Health.Reported()
+		assert.True(t, ours.Add(sec(301)+skew).Equal(started), "exported as the daemon stamped it")
+	}
+}
+
+func TestTrackerHangTurnsStaleOnlyOnceItOutlastsTheThreshold(t *testing.T) {
 	t.Parallel()
 	tr := NewTracker(0)
-	o := tr.Observe(status(t, time.Hour, 0, true, d(-2), d(-1.9)), ours)
-	require.False(t, judge(o).Stale)
+	o := tr.Answer(status(t, time.Hour, 0, true, d(-2), d(-1.9)), ours)
+	require.False(t, o.Assessment.Stale)
 
-	o = tr.Fail(false, ours.Add(sec(58)))
-	assert.False(t, o.Up)
+	o = hang(tr, 10) // the first unanswered request started at 5s
+	assert.False(t, o.Assessment.Up)
+	assert.Equal(t, dispatch.EvidenceHung, o.Assessment.Evidence)
+	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
 	require.NotNil(t, o.Health)
-	assert.False(t, judge(o).Stale, "59.9s since the last completion")
-	assert.False(t, o.Health.QueueKnown, "the queue is unknown while down")
+	assert.False(t, o.Health.QueueKnown, "the queue is unknown while the daemon hangs")
 
-	o = tr.Fail(false, ours.Add(sec(58.2)))
-	v := judge(o)
-	assert.True(t, v.Stale, "60.1s since the last completion, measured on our monotonic clock")
-	assert.Equal(t, dispatch.StateWedged, v.State(o.Up))
-	assert.Equal(t, sec(58.2), o.Unresponsive)
-	assert.False(t, o.Restartable(v), "unresponsive for less than the threshold")
-	o = tr.Fail(false, ours.Add(sec(61)))
-	assert.True(t, o.Restartable(judge(o)), "hung for longer than the threshold")
+	o = hang(tr, 64)
+	assert.True(t, judge(o).Stale, "65.9s since the last completion, on our monotonic clock")
+	assert.False(t, o.Assessment.Stale, "hung 59s: a process that replaced the last one unseen may be starting")
+	assert.Equal(t, dispatch.StateDown, o.Assessment.State, o.Assessment.Reason)
+
+	o = hang(tr, 66)
+	assert.True(t, o.Assessment.Stale, "hung 61s")
+	assert.True(t, o.Assessment.Restart, "hung longer than the threshold: restart it")
+	assert.Equal(t, dispatch.StateWedged, o.Assessment.State)
+	assert.Equal(t, sec(67.9), judge(o).Age, "aged from the last completion the daemon reported")
+}
+
+// A wedge already judged goes on through a hang (a hang is no recovery),
+// but asks for a restart only once the hang outlasts the threshold: the
+// process that hangs may be the one the last restart started.
+func TestTrackerWedgeGoesOnThroughAHang(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0)
+	o := tr.Answer(status(t, 0, 0, true, d(-300), d(-305)), ours)
+	require.True(t, o.Assessment.Restart)
+	o = hang(tr, 10)
+	assert.True(t, o.Assessment.Stale)
+	assert.Equal(t, dispatch.StateWedged, o.Assessment.State)
+	assert.False(t, o.Assessment.Restart)
+	o = hang(tr, 66)
+	assert.True(t, o.Assessment.Restart)
+}
+
+// One answer without health between a good one and a hang: the hang is
+// judged from the answer that had health.
+func TestTrackerHangJudgedFromTheLastAnswerWithHealth(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0)
+	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
+	st := status(t, 0, sec(5), true, d(3), d(3.1))
+	st.Health = nil
+	o := tr.Answer(st, ours.Add(sec(5)))
+	assert.Equal(t, dispatch.EvidenceUnusable, o.Assessment.Evidence)
+	assert.False(t, o.Assessment.Up)
+	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
+	for s := 15.0; s <= 75; s += 5 {
+		o = hang(tr, s)
+	}
+	assert.True(t, o.Assessment.Stale, o.Assessment.Reason)
+	assert.True(t, o.Assessment.Restart)
+	assert.Equal(t, sec(76.9), judge(o).Age)
+}
+
+// Unusable answers and refusals, however long, never make a wedge or a 503:
+// the process answers (a restart cannot fix a 401), or nothing listens.
+func TestTrackerUnusableAndRefusedNeverWedge(t *testing.T) {
+	t.Parallel()
+	for _, e := range []dispatch.Evidence{dispatch.EvidenceUnusable, dispatch.EvidenceRefused} {
+		tr := NewTracker(0)
+		tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
+		for s := 5.0; s <= 600; s += 5 {
+			o := tr.Fail(e, "HTTP 401", ours.Add(sec(s)), ours.Add(sec(s)))
+			require.False(t, o.Assessment.Stale, "%s at %vs", e, s)
+			require.False(t, o.Assessment.Restart, "%s at %vs", e, s)
+			require.Equal(t, dispatch.StateDown, o.Assessment.State)
+			require.False(t, o.Assessment.Up)
+		}
+	}
+}
+
+// A refusal ends what was known: a wedge of the process that is gone is
+// not carried on to whatever listens next.
+func TestTrackerRefusalEndsAWedge(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0)
+	require.True(t, tr.Answer(status(t, 0, 0, true, d(-300), d(-305)), ours).Assessment.Stale)
+	o := refused(tr, 5)
+	assert.False(t, o.Assessment.Stale)
+	assert.Nil(t, o.Health)
+	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
+	o = hang(tr, 30)
+	assert.False(t, o.Assessment.Stale, "nothing known of the new process")
+	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
 }
 
 func TestTrackerNothingKnownBeforeTheFirstAnswer(t *testing.T) {
 	t.Parallel()
 	tr := NewTracker(0)
-	o := tr.Fail(false, ours)
+	assert.Equal(t, dispatch.StateUnknown, tr.Last("no answer yet").Assessment.State)
+	o := hang(tr, 5)
 	assert.Nil(t, o.Health)
-	o = tr.Fail(true, ours.Add(time.Hour))
+	o = refused(tr, 3600)
 	assert.Nil(t, o.Health)
-	assert.False(t, o.Restartable(judge(o)))
+	assert.False(t, o.Assessment.Restart)
+	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
+}
+
+func TestTrackerLastKeepsTheDecision(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0)
+	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
+	o := tr.Last("no answer within this caller's deadline")
+	assert.False(t, o.Assessment.Up, "this caller read nothing")
+	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
+	assert.False(t, o.Assessment.Stale)
+
+	tr.Answer(status(t, 0, 0, true, d(-300), d(-305)), ours)
+	o = tr.Last("no answer within this caller's deadline")
+	assert.True(t, o.Assessment.Stale, "no new evidence, no new verdict")
+	assert.True(t, o.Assessment.Restart)
+	assert.Equal(t, dispatch.StateWedged, o.Assessment.State)
 }
 
 func TestTrackerFirstSightOfAWedgedDaemonIsStaleAtOnce(t *testing.T) {
 	t.Parallel()
-	o := NewTracker(0).Observe(status(t, 0, 0, true, d(-3600), d(-3605)), ours)
+	o := NewTracker(0).Answer(status(t, 0, 0, true, d(-3600), d(-3605)), ours)
 	assert.False(t, o.Restarted)
 	assert.True(t, judge(o).Stale, "an exporter restart gives no grace to a daemon that was already wedged")
 }
@@ -129,11 +255,11 @@ func TestTrackerFirstSightOfAWedgedDaemonIsStaleAtOnce(t *testing.T) {
 func TestTrackerNeverStartedIsStaleAfterTheThreshold(t *testing.T) {
 	t.Parallel()
 	tr := NewTracker(0)
-	o := tr.Observe(status(t, 0, 0, true, nil, nil), ours)
+	o := tr.Answer(status(t, 0, 0, true, nil, nil), ours)
 	assert.False(t, judge(o).Stale)
-	o = tr.Observe(status(t, 0, sec(59), true, nil, nil), ours.Add(sec(59)))
+	o = tr.Answer(status(t, 0, sec(59), true, nil, nil), ours.Add(sec(59)))
 	assert.False(t, judge(o).Stale)
-	o = tr.Observe(status(t, 0, sec(61), true, nil, nil), ours.Add(sec(61)))
+	o = tr.Answer(status(t, 0, sec(61), true, nil, nil), ours.Add(sec(61)))
 	assert.True(t, judge(o).Stale, "smithy never alarms here")
 }
 
@@ -146,115 +272,136 @@ func TestTrackerRestartStartsAFreshGrace(t *testing.T) {
 	}
 	for name, after := range cases {
 		tr := NewTracker(0)
-		o := tr.Observe(status(t, 0, 0, true, d(-3600), d(-3605)), ours)
+		o := tr.Answer(status(t, 0, 0, true, d(-3600), d(-3605)), ours)
 		require.True(t, judge(o).Stale, name)
 
-		o = tr.Observe(after(100), ours.Add(sec(100)))
+		o = tr.Answer(after(100), ours.Add(sec(100)))
 		assert.True(t, o.Restarted, name)
 		assert.False(t, judge(o).Stale, "%s: the previous run's timestamps never feed the new run's verdict", name)
-		assert.False(t, o.Restartable(judge(o)), name)
+		assert.False(t, o.Assessment.Restart, name)
 
-		o = tr.Observe(after(159), ours.Add(sec(159)))
+		o = tr.Answer(after(159), ours.Add(sec(159)))
 		assert.False(t, o.Restarted, name)
 		assert.False(t, judge(o).Stale, "%s: 59s into the grace", name)
-		o = tr.Observe(after(161), ours.Add(sec(161)))
+		o = tr.Answer(after(161), ours.Add(sec(161)))
 		assert.True(t, judge(o).Stale, "%s: grace over, still no cycle", name)
 	}
 }
 
 func TestTrackerWedgeSurvivesStopAndStart(t *testing.T) {
 	t.Parallel()
-	// smithy: stop + start through the API leaves the timestamps frozen.
+	// smithy: stop + start through the API leaves the timestamps frozen,
+	// the hung cycle still in flight (started after the last completion).
 	tr := NewTracker(0)
-	o := tr.Observe(status(t, 0, 0, true, d(-70), d(-75)), ours)
-	require.True(t, judge(o).Stale)
-	o = tr.Observe(status(t, 0, sec(10), false, d(-70), d(-75)), ours.Add(sec(10)))
-	assert.False(t, judge(o).Stale, "stopped")
-	assert.Equal(t, dispatch.StateStopped, judge(o).State(true))
-	o = tr.Observe(status(t, 0, sec(20), true, d(-70), d(-75)), ours.Add(sec(20)))
-	assert.True(t, o.Restarted, "isRunning flipped")
-	assert.False(t, judge(o).Stale, "seen running again: a fresh grace")
-	o = tr.Observe(status(t, 0, sec(81), true, d(-70), d(-75)), ours.Add(sec(81)))
-	assert.True(t, judge(o).Stale, "still frozen a threshold later")
+	o := tr.Answer(status(t, 0, 0, true, d(-70), d(-75)), ours)
+	require.True(t, o.Assessment.Stale)
+	o = tr.Answer(status(t, 0, sec(10), false, d(-70), d(-75)), ours.Add(sec(10)))
+	assert.True(t, o.Assessment.Stale, "a stop is not a recovery: %s", o.Assessment.Reason)
+	assert.True(t, o.Assessment.Restart)
+	assert.Equal(t, dispatch.StateWedged, o.Assessment.State)
+	o = tr.Answer(status(t, 0, sec(20), true, d(-70), d(-75)), ours.Add(sec(20)))
+	assert.True(t, o.NewRun, "isRunning flipped")
+	assert.False(t, o.Restarted, "the same process")
+	assert.True(t, o.Assessment.Stale, "a start while the same cycle is in flight is no new run")
+	assert.True(t, o.Assessment.Restart, "only a process restart clears it")
+	assert.Equal(t, sec(90), judge(o).Age, "aged from the hung cycle's start")
+}
+
+// A stopped loop with nothing in flight is never stale, however old its
+// last completion (smithy's own pollStale false alarm).
+func TestTrackerStoppedIsNotStale(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0)
+	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
+	o := tr.Answer(status(t, 0, sec(600), false, d(-2), d(-1.9)), ours.Add(sec(600)))
+	assert.False(t, o.Assessment.Stale)
+	assert.Equal(t, dispatch.StateStopped, o.Assessment.State)
 }
 
 func TestTrackerSlowStartUpAfterARestartIsNotShotAgain(t *testing.T) {
 	t.Parallel()
 	tr := NewTracker(0)
-	o := tr.Observe(status(t, 0, 0, true, d(-300), d(-305)), ours)
-	require.True(t, o.Restartable(judge(o)), "wedged and answering: restart it")
+	o := tr.Answer(status(t, 0, 0, true, d(-300), d(-305)), ours)
+	require.True(t, o.Assessment.Restart, "wedged and answering: restart it")
 
 	// The kubelet restarts it: nothing listens for a while...
 	for s := 5.0; s <= 40; s += 5 {
-		o = tr.Fail(true, ours.Add(sec(s)))
-		assert.False(t, o.Restartable(judge(o)), "refused at %vs", s)
+		o = refused(tr, s)
+		assert.False(t, o.Assessment.Restart, "refused at %vs", s)
 	}
 	// ...then the new process accepts but hangs while it starts...
 	for s := 45.0; s <= 95; s += 5 {
-		o = tr.Fail(false, ours.Add(sec(s)))
-		assert.False(t, o.Restartable(judge(o)), "start-up hang at %vs: %.0fs since the refusal", s, o.Unresponsive.Seconds())
+		o = hang(tr, s)
+		assert.False(t, o.Assessment.Restart, "start-up hang at %vs", s)
+		assert.False(t, o.Assessment.Stale, "start-up hang at %vs", s)
+	}
+	// ...then answers 503 "starting" for a while...
+	for s := 100.0; s <= 200; s += 5 {
+		o = tr.Fail(dispatch.EvidenceUnusable, "HTTP 503", ours.Add(sec(s)), ours.Add(sec(s)))
+		assert.False(t, o.Assessment.Restart, "starting at %vs", s)
 	}
 	// ...then answers, started but not yet polling.
-	for s := 100.0; s <= 155; s += 5 {
-		o = tr.Observe(status(t, 0, sec(s), true, nil, nil), ours.Add(sec(s)))
-		assert.False(t, o.Restartable(judge(o)), "in its grace at %vs", s)
+	for s := 205.0; s <= 260; s += 5 {
+		o = tr.Answer(status(t, 0, sec(s), true, nil, nil), ours.Add(sec(s)))
+		assert.False(t, o.Assessment.Restart, "in its grace at %vs", s)
 	}
-	o = tr.Observe(status(t, 0, sec(161), true, nil, nil), ours.Add(sec(161)))
-	assert.True(t, o.Restartable(judge(o)), "grace over at 161s: no cycle within the threshold of being seen running")
+	o = tr.Answer(status(t, 0, sec(266), true, nil, nil), ours.Add(sec(266)))
+	assert.True(t, o.Assessment.Restart, "grace over at 266s: no cycle within the threshold of being seen running")
 }
 
 func TestTrackerNotes(t *testing.T) {
 	t.Parallel()
 	st := status(t, 0, 0, true, d(3600), d(-1))
-	o := NewTracker(0).Observe(st, ours)
+	o := NewTracker(0).Answer(st, ours)
 	assert.Equal(t, []string{"health.lastPollStartedAt is after computedAt: ignored"}, o.Notes)
 	assert.True(t, o.Health.LastStarted.IsZero())
 
 	st.Health.ComputedAt = nil
-	o = NewTracker(0).Observe(st, ours.Add(-time.Hour))
-	assert.Contains(t, o.Notes, "health.computedAt missing: judging on the exporter's clock")
+	o = NewTracker(0).Answer(st, ours.Add(-time.Hour))
+	assert.Contains(t, o.Notes, "health.computedAt missing: ages measured from when each timestamp was first seen")
+	assert.False(t, o.Health.LastStarted.IsZero(), "without computedAt no timestamp is in the future")
 }
 
-func TestTrackerMissingHealth(t *testing.T) {
+func TestTrackerMissingHealthIsUnusable(t *testing.T) {
 	t.Parallel()
 	st := status(t, 0, 0, true, d(-1), d(-1))
 	st.Health = nil
-	o := NewTracker(0).Observe(st, ours)
-	assert.True(t, o.Up)
-	require.NotNil(t, o.Health)
-	assert.False(t, o.Health.Observed)
-	assert.True(t, o.Health.Running)
-	assert.Equal(t, dispatch.StateUnknown, judge(o).State(true))
+	o := NewTracker(0).Answer(st, ours)
+	assert.False(t, o.Assessment.Up)
+	assert.Equal(t, dispatch.EvidenceUnusable, o.Assessment.Evidence)
+	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
+	assert.NotNil(t, o.Status, "what it said is still exported")
+	assert.Nil(t, o.Health, "nothing known of the loop")
 }
 
 func TestTrackerThresholdPrecedence(t *testing.T) {
 	t.Parallel()
 	st := status(t, 0, 0, true, d(-1), d(-1))
-	assert.Equal(t, time.Minute, judge(NewTracker(0).Observe(st, ours)).Threshold, "default: max(60s, 10 × 5s)")
+	assert.Equal(t, time.Minute, judge(NewTracker(0).Answer(st, ours)).Threshold, "default: max(60s, 10 × 5s)")
 	ms := 3000.0
 	st.Config.PollStaleThresholdMs = &ms
-	assert.Equal(t, 3*time.Second, judge(NewTracker(0).Observe(st, ours)).Threshold, "the daemon's own")
-	assert.Equal(t, 2*time.Minute, judge(NewTracker(2*time.Minute).Observe(st, ours)).Threshold, "the override")
+	assert.Equal(t, 3*time.Second, judge(NewTracker(0).Answer(st, ours)).Threshold, "the daemon's own")
+	assert.Equal(t, 2*time.Minute, judge(NewTracker(2*time.Minute).Answer(st, ours)).Threshold, "the override")
 }
 
-func TestTrackerRestartAnchorsOnTheNewRunsFirstCycle(t *testing.T) {
+func TestTrackerNewRunAnchorsOnItsFirstCycle(t *testing.T) {
 	t.Parallel()
 	tr := NewTracker(0)
-	tr.Observe(status(t, 0, 0, false, d(-100), d(-99)), ours) // stopped
+	tr.Answer(status(t, 0, 0, false, d(-100), d(-99)), ours) // stopped
 	// Started again; its first cycle began at 5s and hangs.
-	o := tr.Observe(status(t, 0, sec(30), true, d(5), d(-99)), ours.Add(sec(30)))
-	require.True(t, o.Restarted)
+	o := tr.Answer(status(t, 0, sec(30), true, d(5), d(-99)), ours.Add(sec(30)))
+	require.True(t, o.NewRun)
 	assert.Equal(t, ours.Add(sec(5)), o.Health.RunningSince, "the run began no later than its first cycle")
-	o = tr.Observe(status(t, 0, sec(66), true, d(5), d(-99)), ours.Add(sec(66)))
+	o = tr.Answer(status(t, 0, sec(66), true, d(5), d(-99)), ours.Add(sec(66)))
 	assert.True(t, judge(o).Stale, "61s after the new run's first cycle started, as the daemon itself would judge")
 }
 
-func TestTrackerRestartWithinTheSameMillisecond(t *testing.T) {
+func TestTrackerNewRunWithinTheSameMillisecond(t *testing.T) {
 	t.Parallel()
 	tr := NewTracker(0)
-	tr.Observe(status(t, 0, 0, false, d(-100), d(-99)), ours) // stopped, looked at 0s
+	tr.Answer(status(t, 0, 0, false, d(-100), d(-99)), ours) // stopped, looked at 0s
 	// Started at once: its first cycle is stamped with the same millisecond.
-	o := tr.Observe(status(t, 0, sec(30), true, d(0), d(-99)), ours.Add(sec(30)))
-	require.True(t, o.Restarted)
+	o := tr.Answer(status(t, 0, sec(30), true, d(0), d(-99)), ours.Add(sec(30)))
+	require.True(t, o.NewRun)
 	assert.Equal(t, ours, o.Health.RunningSince)
 }
