@@ -78,7 +78,7 @@ dispatch_poll_last_completed_seconds{loop="main"} 1.7957268e+09
 # HELP dispatch_poll_last_started_seconds Unix time the latest poll cycle started, on the daemon's clock; absent until a cycle has started.
 # TYPE dispatch_poll_last_started_seconds gauge
 dispatch_poll_last_started_seconds{loop="main"} 1.7957268e+09
-# HELP dispatch_poll_stale 1 when the loop is judged wedged: running, and no cycle has completed (or the cycle in flight started) more than the stale threshold ago, counting from no earlier than the start of the current run.
+# HELP dispatch_poll_stale 1 when the evidence shows a hung loop: a cycle in flight for longer than the stale threshold (running or stopped), or a running loop with no cycle completed within it since its run began; or, while the daemon hangs, the same extrapolated from its last usable status. Never on unreadable or refused status requests.
 # TYPE dispatch_poll_stale gauge
 dispatch_poll_stale{loop="main"} 1
 # HELP dispatch_poll_stale_threshold_seconds Staleness threshold in force: configured, or max(60s, 10 x poll interval).
@@ -90,7 +90,7 @@ dispatch_ready_unassigned_tasks{loop="main"} 2
 # HELP dispatch_stuck_queue 1 when ready tasks wait and no worker can take them (ready_unassigned_tasks > 0 and available_workers == 0).
 # TYPE dispatch_stuck_queue gauge
 dispatch_stuck_queue{loop="main"} 1
-# HELP dispatch_up 1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the latest status request succeeded and parsed.
+# HELP dispatch_up 1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the status request of this scrape returned a usable status.
 # TYPE dispatch_up gauge
 dispatch_up{loop="main"} 1
 `

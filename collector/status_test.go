@@ -135,7 +135,9 @@ func TestTargetFaults(t *testing.T) {
 				assert.Equal(t, stateDown, string(st.State))
 				assert.NotEmpty(t, st.Error)
 				assert.Less(t, took, time.Second, "never slower than the timeout (300ms)")
-				assert.NotContains(t, v, "dispatch_poll_stale", "nothing known: no verdict")
+				require.Contains(t, v, "dispatch_poll_stale", "a decision is exported: DOWN")
+				assert.Equal(t, 0.0, v["dispatch_poll_stale"], "a failed request is no evidence of a hung loop")
+				assert.False(t, st.Restart, "and no reason to restart the daemon")
 			}
 			v, _, _ := probe(t, tgt)
 			assert.Equal(t, 4.0, v["dispatch_status_request_failures_total{reason="+c.reason+"}"], "counted under %s: %v", c.reason, v)
@@ -162,7 +164,7 @@ func TestTargetSamples(t *testing.T) {
 		"stopped-fresh.json":        {"dispatch_daemon_running": 0, "dispatch_poll_stale": 0},
 		"wedged-after-restart.json": {"dispatch_poll_in_flight": 1, "dispatch_poll_stale_threshold_seconds": 60},
 		"restarted.json":            {"dispatch_up": 1, "dispatch_poll_in_flight": 0, "dispatch_poll_interval_seconds": 5},
-		"nogit.json":                {"dispatch_up": 1, "dispatch_daemon_available": 0, "dispatch_daemon_running": 0},
+		"nogit.json":                {"dispatch_up": 1, "dispatch_daemon_available": 0, "dispatch_daemon_running": 0, "dispatch_poll_stale": 0},
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -170,12 +172,11 @@ func TestTargetSamples(t *testing.T) {
 			var logs dispatchtest.Logs
 			v, _, _ := probe(t, newTestTarget(t, serve(t, 200, smithySample(t, name)), &logs))
 			for k, w := range want {
+				require.Contains(t, v, k, "the series must exist before its value counts")
 				assert.Equal(t, w, v[k], k)
 			}
+			require.Contains(t, v, "dispatch_status_request_failures_total{reason=decode}")
 			assert.Equal(t, 0.0, v["dispatch_status_request_failures_total{reason=decode}"])
-			if name == "nogit.json" {
-				assert.NotContains(t, v, "dispatch_poll_stale")
-			}
 		})
 	}
 }
@@ -209,7 +210,7 @@ dispatch_poll_last_completed_seconds{loop="dispatch"} 1.79572685427e+09
 # HELP dispatch_poll_last_started_seconds Unix time the latest poll cycle started, on the daemon's clock; absent until a cycle has started.
 # TYPE dispatch_poll_last_started_seconds gauge
 dispatch_poll_last_started_seconds{loop="dispatch"} 1.795726859259e+09
-# HELP dispatch_poll_stale 1 when the loop is judged wedged: running, and no cycle has completed (or the cycle in flight started) more than the stale threshold ago, counting from no earlier than the start of the current run.
+# HELP dispatch_poll_stale 1 when the evidence shows a hung loop: a cycle in flight for longer than the stale threshold (running or stopped), or a running loop with no cycle completed within it since its run began; or, while the daemon hangs, the same extrapolated from its last usable status. Never on unreadable or refused status requests.
 # TYPE dispatch_poll_stale gauge
 dispatch_poll_stale{loop="dispatch"} 0
 # HELP dispatch_poll_stale_threshold_seconds Staleness threshold in force: configured, or max(60s, 10 x poll interval).
@@ -233,7 +234,7 @@ dispatch_status_request_failures_total{loop="dispatch",reason="too_large"} 0
 # HELP dispatch_stuck_queue 1 when ready tasks wait and no worker can take them (ready_unassigned_tasks > 0 and available_workers == 0).
 # TYPE dispatch_stuck_queue gauge
 dispatch_stuck_queue{loop="dispatch"} 1
-# HELP dispatch_up 1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the latest status request succeeded and parsed.
+# HELP dispatch_up 1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the status request of this scrape returned a usable status.
 # TYPE dispatch_up gauge
 dispatch_up{loop="dispatch"} 1
 `), "dispatch_available_workers", "dispatch_daemon_available", "dispatch_daemon_reported_stale", "dispatch_daemon_running",
@@ -256,7 +257,7 @@ func statusAt(skew, now, completed time.Duration) string {
 		ts(now), ts(completed-time.Millisecond), ts(completed))
 }
 
-func TestTargetTurnsStaleWhenTheEndpointHangs(t *testing.T) {
+func TestTargetTurnsStaleWhenTheEndpointHangsForAThreshold(t *testing.T) {
 	t.Parallel()
 	for _, skew := range []time.Duration{0, 2 * time.Hour, -2 * time.Hour} {
 		t.Run(fmt.Sprint("skew ", skew), func(t *testing.T) {
@@ -271,19 +272,26 @@ func TestTargetTurnsStaleWhenTheEndpointHangs(t *testing.T) {
 			require.Equal(t, "healthy", string(st.State))
 
 			srv.Hang() // the daemon's whole HTTP server hangs
-			clock.Add(58 * time.Second)
-			v, st, _ = probe(t, tgt)
+			clock.Add(5 * time.Second)
+			v, st, _ = probe(t, tgt) // the first unanswered request
 			assert.Equal(t, 0.0, v["dispatch_up"])
-			assert.Equal(t, 0.0, v["dispatch_poll_stale"], "59s since the last completion")
 			assert.Equal(t, "down", string(st.State))
 			assert.NotContains(t, v, "dispatch_stuck_queue", "the queue is unknown while down")
+
+			clock.Add(59 * time.Second)
+			v, st, _ = probe(t, tgt)
+			require.Contains(t, v, "dispatch_poll_stale")
+			assert.Equal(t, 0.0, v["dispatch_poll_stale"], "hung 59s: it may be a new process starting")
+			assert.Equal(t, "down", string(st.State), st.Reason)
+			assert.False(t, st.Restart)
 
 			clock.Add(2 * time.Second)
 			v, st, _ = probe(t, tgt)
 			assert.Equal(t, 0.0, v["dispatch_up"])
-			assert.Equal(t, 1.0, v["dispatch_poll_stale"], "61s: stale although the endpoint hangs")
+			assert.Equal(t, 1.0, v["dispatch_poll_stale"], "hung 61s: stale although the endpoint hangs")
 			assert.Equal(t, "wedged", string(st.State))
-			assert.Equal(t, 1, logs.Count("WEDGED"), logs.String())
+			assert.True(t, st.Restart)
+			assert.Equal(t, 1, logs.Count(`msg="WEDGED`), logs.String())
 		})
 	}
 }
@@ -320,15 +328,86 @@ func TestTargetConcurrentScrapesShareOneRequest(t *testing.T) {
 func TestTargetScrapeDeadlineShorterThanTimeout(t *testing.T) {
 	t.Parallel()
 	var logs dispatchtest.Logs
-	tgt := newTestTarget(t, hang(t), &logs, func(o *TargetOptions) { o.Timeout = 10 * time.Second })
+	tgt := newTestTarget(t, hang(t), &logs, func(o *TargetOptions) { o.Timeout = 500 * time.Millisecond })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	p := tgt.Probe(ctx)
-	assert.Less(t, time.Since(start), time.Second)
+	assert.Less(t, time.Since(start), 400*time.Millisecond, "the caller stops waiting at its own deadline")
 	v := values(t, p)
 	assert.Equal(t, 0.0, v["dispatch_up"])
-	assert.Equal(t, 1.0, v["dispatch_status_request_failures_total{reason=timeout}"])
+	assert.Equal(t, 0.0, v["dispatch_status_request_failures_total{reason=timeout}"], "the request goes on: not failed yet")
+	assert.Equal(t, "unknown", string(p.State().State), "no evidence yet")
+	require.Eventually(t, func() bool {
+		return tgt.State().Error != "" && strings.Contains(tgt.State().Reason, "no answer")
+	}, 2*time.Second, 10*time.Millisecond, "the request ends at the target's own timeout and decides")
+}
+
+// A caller with a short deadline (a liveness probe) starts the shared
+// request; a scrape with a longer one joins it. The request runs under the
+// target's timeout, not the first caller's deadline, so the scrape gets the
+// answer that comes after the first caller gave up.
+func TestTargetSharedRequestOutlivesTheCallerThatStartedIt(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		time.Sleep(300 * time.Millisecond)
+		fmt.Fprint(w, statusAt(0, 0, -time.Second))
+	}))
+	defer srv.Close()
+	var logs dispatchtest.Logs
+	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = 2 * time.Second })
+
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	first := make(chan Probe, 1)
+	go func() { first <- tgt.Probe(short) }()
+	require.Eventually(t, func() bool { return hits.Load() == 1 }, time.Second, time.Millisecond)
+	long, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	v := values(t, tgt.Probe(long))
+	assert.Equal(t, 1.0, v["dispatch_up"], "the scrape gets the shared answer")
+	assert.Equal(t, 0.0, values(t, <-first)["dispatch_up"], "the short caller gave up")
+	assert.Equal(t, int64(1), hits.Load(), "one request for both")
+	assert.Equal(t, 0, logs.Count("status request failing"), logs.String())
+}
+
+// A client looping with a tiny scrape-timeout cannot make other scrapes
+// fail: each tiny caller gives up alone, and the requests it starts end on
+// the target's timeout, their answers serving the others.
+func TestTargetTinyDeadlinesCannotFailOthers(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		fmt.Fprint(w, statusAt(0, 0, -time.Second))
+	}))
+	defer srv.Close()
+	var logs dispatchtest.Logs
+	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = time.Second })
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+			tgt.Probe(ctx)
+			cancel()
+		}
+	})
+	for range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		v := values(t, tgt.Probe(ctx))
+		cancel()
+		assert.Equal(t, 1.0, v["dispatch_up"])
+	}
+	close(stop)
+	wg.Wait()
+	assert.Equal(t, 0, logs.Count("status request failing"), logs.String())
 }
 
 func TestTargetOddStatusesLogOnce(t *testing.T) {
@@ -340,18 +419,21 @@ func TestTargetOddStatusesLogOnce(t *testing.T) {
 		body, note string
 		absent     []string
 	}{
-		"missing health":   {noHealth, "health missing", []string{"dispatch_poll_stale", "dispatch_stuck_queue", "dispatch_poll_last_started_seconds"}},
+		"missing health":   {noHealth, "health missing", []string{"dispatch_stuck_queue", "dispatch_poll_last_started_seconds"}},
 		"future timestamp": {future, "lastPollStartedAt is after computedAt: ignored", []string{"dispatch_poll_last_started_seconds"}},
 	}
+	up := map[string]float64{"missing health": 0, "future timestamp": 1}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var logs dispatchtest.Logs
 			tgt := newTestTarget(t, serve(t, 200, c.body), &logs)
 			for range 3 {
-				v, _, _ := probe(t, tgt)
-				assert.Equal(t, 1.0, v["dispatch_up"])
-				assert.Equal(t, 1.0, v["dispatch_daemon_running"])
+				v, st, _ := probe(t, tgt)
+				assert.Equal(t, up[name], v["dispatch_up"], "a health-less answer is unusable")
+				require.Contains(t, v, "dispatch_poll_stale")
+				assert.Equal(t, 0.0, v["dispatch_poll_stale"])
+				assert.NotEqual(t, "wedged", string(st.State))
 				for _, a := range c.absent {
 					assert.NotContains(t, v, a)
 				}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -94,14 +93,14 @@ func (s *Sidecar) TargetHealthy(w http.ResponseWriter, r *http.Request) {
 	st := p.State()
 	if t.Liveness(p, s.LivenessShadow) {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "%s: %s: %s; restart the daemon's process\n", st.Name, strings.ToUpper(string(st.State)), st.Reason)
+		fmt.Fprintf(w, "%s: %s: %s; restart the daemon's process\n", st.Name, st.State, st.Reason)
 		return
 	}
 	note := ""
 	if st.Restart {
 		note = " (shadow mode: would restart)"
 	}
-	fmt.Fprintf(w, "%s: %s: %s%s\n", st.Name, strings.ToUpper(string(st.State)), st.Reason, note)
+	fmt.Fprintf(w, "%s: %s: %s%s\n", st.Name, st.State, st.Reason, note)
 }
 
 // warnOnce logs a liveness configuration problem once per message.

@@ -100,7 +100,7 @@ func TestProbe(t *testing.T) {
 
 	code, body = get(t, f.side.Probe, "/probe?target=http://evil.example/")
 	assert.Equal(t, 400, code)
-	assert.Contains(t, body, `unknown target "http://evil.example/"; configured targets: [a b]`)
+	assert.Equal(t, "unknown target\n", body, "and nothing more: no configured name is given away")
 	code, body = get(t, f.side.Probe, "/probe")
 	assert.Equal(t, 400, code)
 	assert.Contains(t, body, "target parameter is missing")
@@ -122,7 +122,7 @@ func TestProbeHonoursTheScrapeTimeout(t *testing.T) {
 	took := time.Since(start)
 	assert.Equal(t, 200, code)
 	assert.Contains(t, body, `dispatch_up{loop="dispatch"} 0`)
-	assert.Contains(t, body, `dispatch_status_request_failures_total{loop="dispatch",reason="timeout"} 1`)
+	assert.Contains(t, body, `dispatch_status_request_failures_total{loop="dispatch",reason="timeout"} 0`, "the request goes on under the target's timeout")
 	assert.Less(t, took, 800*time.Millisecond, "answers before Prometheus gives up")
 	assert.GreaterOrEqual(t, took, 250*time.Millisecond, "0.8s minus the 0.5s offset")
 }
@@ -206,6 +206,57 @@ func TestTargetHealthyNeverLoopsOnASlowStartUp(t *testing.T) {
 	f.clock.Add(2 * time.Second)
 	f.daemon.Answer(status(61*time.Second+time.Hour, nil))
 	assert.Equal(t, 503, healthy(), "no cycle within the threshold of being seen running")
+}
+
+// The liveness endpoint fails open: a name it does not know (a config
+// changed under a running pod), or none, answers 200 and says why, with one
+// warning in the log; the kubelet would restart a healthy daemon on a 400.
+func TestTargetHealthyFailsOpen(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "a", "b")
+	for range 3 {
+		code, body := get(t, f.side.TargetHealthy, "/-/target/healthy?target=gone")
+		assert.Equal(t, 200, code)
+		assert.Contains(t, body, `unknown target "gone"`)
+		assert.Contains(t, body, "fail open")
+		assert.NotContains(t, body, "[a b]")
+		code, body = get(t, f.side.TargetHealthy, "/-/target/healthy")
+		assert.Equal(t, 200, code)
+		assert.Contains(t, body, "no target given")
+	}
+	assert.Equal(t, 1, f.logs.Count(`problem="unknown target \"gone\""`), f.logs.String())
+	assert.Equal(t, 1, f.logs.Count(`problem="no target given and no default target"`), f.logs.String())
+	assert.Zero(t, f.daemon.Hits(), "nothing fetched")
+}
+
+// Answers that are not a usable status (401, 503 "starting", HTML) never
+// ask for a restart however long they last: the process answers, and a
+// restart cannot fix a 401.
+func TestTargetHealthyNeverRestartsOnUnusableAnswers(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		code int
+		body string
+	}{{401, "unauthorized"}, {503, `{"error":"starting"}`}, {200, "<html>login</html>"}} {
+		t.Run(fmt.Sprint(c.code), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, collector.DefaultTargetName)
+			f.side.Default = collector.DefaultTargetName
+			f.daemon.Answer(status(0, at(-time.Second)))
+			code, _ := get(t, f.side.TargetHealthy, "/-/target/healthy")
+			require.Equal(t, 200, code)
+			f.daemon.Reply(c.code, c.body)
+			for range 12 {
+				f.clock.Add(10 * time.Second)
+				code, body := get(t, f.side.TargetHealthy, "/-/target/healthy")
+				require.Equal(t, 200, code, body)
+				require.Contains(t, body, "default: down:", body)
+			}
+			_, body := get(t, f.side.Probe, "/probe?target=default")
+			assert.Contains(t, body, `dispatch_poll_stale{loop="dispatch"} 0`)
+			assert.Equal(t, 0, f.logs.Count("WEDGED"), f.logs.String())
+		})
+	}
 }
 
 func TestLandingShowsStatesEscaped(t *testing.T) {

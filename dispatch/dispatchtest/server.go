@@ -17,6 +17,7 @@ type Server struct {
 	stop chan struct{}
 
 	mu   sync.Mutex
+	code int // 0: 200
 	body string
 	hang bool
 }
@@ -33,25 +34,28 @@ func NewServer(t testing.TB, body string) *Server {
 	return s
 }
 
-// Answer makes the server answer body from now on.
-func (s *Server) Answer(body string) { s.set(body, false) }
+// Answer makes the server answer body from now on, with HTTP 200.
+func (s *Server) Answer(body string) { s.set(http.StatusOK, body, false) }
+
+// Reply makes the server answer body with HTTP status code from now on.
+func (s *Server) Reply(code int, body string) { s.set(code, body, false) }
 
 // Hang makes the server accept requests and never answer them.
-func (s *Server) Hang() { s.set("", true) }
+func (s *Server) Hang() { s.set(0, "", true) }
 
 // Hits counts the requests received.
 func (s *Server) Hits() int64 { return s.hits.Load() }
 
-func (s *Server) set(body string, hang bool) {
+func (s *Server) set(code int, body string, hang bool) {
 	s.mu.Lock()
-	s.body, s.hang = body, hang
+	s.code, s.body, s.hang = code, body, hang
 	s.mu.Unlock()
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.hits.Add(1)
 	s.mu.Lock()
-	body, hang := s.body, s.hang
+	code, body, hang := s.code, s.body, s.hang
 	s.mu.Unlock()
 	if hang {
 		select {
@@ -59,6 +63,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		}
 		return
+	}
+	if code != 0 && code != http.StatusOK {
+		w.WriteHeader(code)
 	}
 	_, _ = io.WriteString(w, body)
 }

@@ -1,5 +1,5 @@
 // Package smithy is the status contract of Stoneforge's smithy daemon
-// (GET /api/daemon/status, shared/smithy/STATUS.md): its JSON shape, a
+// (GET /api/daemon/status, dispatch/smithy/testdata/STATUS.md): its JSON shape, a
 // strict decoder, and a Tracker that turns successive responses and failures
 // into dispatch.Health observations. It does no I/O.
 package smithy
