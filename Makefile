@@ -62,6 +62,15 @@ docker:
 generate:
 	$(GO) generate ./...
 
+# The evidence-model simulation, many more histories than make test runs
+# (200): every change to the verdict is checked here. A failing seed prints
+# its history; rerun one with: go test ./collector -run TestSimulation -args -sim.seed=N
+.PHONY: simulate
+simulate:
+	$(GO) test -run '^TestSimulation$$' -count=1 -timeout 30m ./collector -args -sim.histories=$(HISTORIES)
+
+HISTORIES ?= 5000
+
 # Go benchmarks of the hot paths.
 .PHONY: bench
 bench:

@@ -63,6 +63,9 @@ type Look struct {
 	// WasStale is true when the decision before this one was stale. A hang
 	// carries a wedge on (a hang is not a recovery); nothing else does.
 	WasStale bool
+	// Interrupted is true when answers that were not usable came after
+	// Health's: it is no longer the daemon's latest word on its loop.
+	Interrupted bool
 	// Detail says what failed, in words (unusable, refused, hung).
 	Detail string
 }
@@ -99,17 +102,22 @@ type Assessment struct {
 //	hung      nothing usable since the process    0               0   DOWN                      200
 //	          started (no Health)
 //	hung      last usable answer, extrapolated    extrapolation   0   WEDGED if stale, else DOWN 503 iff stale and
-//	                                              stale, and the          hung longer than the
+//	                                              stale, and: the         hung longer than the
 //	                                              wedge was already       threshold
-//	                                              judged or the daemon
-//	                                              hung longer than the
-//	                                              threshold
+//	                                              judged, or that
+//	                                              answer, the latest,
+//	                                              showed a cycle in
+//	                                              flight, or the
+//	                                              daemon hung longer
+//	                                              than the threshold
 //
 // So a wedge turns on only with evidence of a hung loop: a usable answer
-// whose timestamps show it, or a hang long enough that a process which
-// replaced the last one unseen (no refusal observed) would have answered by
-// now. Unusable answers and refusals never turn it on, and liveness never
-// asks for a restart that could only restart a process in its start-up.
+// whose timestamps show it; a cycle seen in flight that, extrapolated on our
+// monotonic clock while the daemon hangs, outlasts the threshold; or a hang
+// long enough that a process which replaced the last one unseen (no refusal
+// observed) would have answered by now. Unusable answers and refusals never
+// turn it on, and liveness never asks for a restart that could only restart
+// a process in its start-up.
 func Decide(l Look) Assessment {
 	a := Assessment{Evidence: l.Evidence}
 	switch l.Evidence {
@@ -167,7 +175,7 @@ func hung(l Look, a Assessment) Assessment {
 	v := Judge(*l.Health)
 	a.Verdict = v
 	long := l.HungFor > v.Threshold
-	a.Stale = v.Stale && (l.WasStale || long)
+	a.Stale = v.Stale && (l.WasStale || long || (l.Health.InFlight() && !l.Interrupted))
 	a.Restart = a.Stale && long
 	switch {
 	case a.Stale:

@@ -27,6 +27,13 @@ func TestDecide(t *testing.T) {
 		h.Now = at(11 * time.Second)
 		return &h
 	}
+	// a cycle started 50s ago, seen in flight: stale once extrapolated 11s further
+	inFlight := func() *Health {
+		h := running()
+		h.LastStarted, h.LastCompleted = at(-50*time.Second), at(-55*time.Second)
+		h.Now = at(11 * time.Second)
+		return &h
+	}
 	stopped := func() *Health {
 		h := running()
 		h.Running = false
@@ -67,6 +74,7 @@ func TestDecide(t *testing.T) {
 		{"hung, nothing known", Look{Evidence: EvidenceHung, HungFor: time.Hour, Detail: "timeout"}, StateDown, false, false, false},
 		{"hung briefly, last known healthy", Look{Evidence: EvidenceHung, Health: healthy(), HungFor: 5 * time.Second, Detail: "timeout"}, StateDown, false, false, false},
 		{"hung briefly, extrapolated stale: may be a new process starting", Look{Evidence: EvidenceHung, Health: aging(), HungFor: 11 * time.Second, Detail: "timeout"}, StateDown, false, false, false},
+		{"hung briefly, a cycle seen in flight extrapolated past the threshold", Look{Evidence: EvidenceHung, Health: inFlight(), HungFor: 11 * time.Second, Detail: "timeout"}, StateWedged, false, true, false},
 		{"hung longer than the threshold, extrapolated stale", Look{Evidence: EvidenceHung, Health: aging(), HungFor: 61 * time.Second, Detail: "timeout"}, StateWedged, false, true, true},
 		{"hung briefly after a wedge: the wedge goes on, no restart yet", Look{Evidence: EvidenceHung, Health: wedged(), WasStale: true, HungFor: 5 * time.Second, Detail: "timeout"}, StateWedged, false, true, false},
 		{"hung longer than the threshold after a wedge", Look{Evidence: EvidenceHung, Health: wedged(), WasStale: true, HungFor: 61 * time.Second, Detail: "timeout"}, StateWedged, false, true, true},

@@ -43,12 +43,19 @@ type Tracker struct {
 	runningSince time.Time        // judging clock: the current run's grace anchor
 	contactAt    time.Time        // our clock: the last answer of any kind, or refusal
 	hungSince    time.Time        // our clock: start of the first unanswered request since contactAt
+	restartAsked time.Time        // our clock: first decision of this hang that asked for a restart
 	stale        bool             // the last decision's Stale
 	last         *Observation     // the last decision, for callers that stop waiting
 
 	// Without health.computedAt: when each timestamp was first seen.
 	seenStarted, seenCompleted sighting
 }
+
+// RestartWindow is how long liveness keeps asking for the restart of a
+// daemon that hangs: the kubelet acts within failureThreshold ×
+// periodSeconds (3 × 10s by default), which must fit in it. After it, a hang
+// that goes on may be the new process starting, and counts afresh.
+const RestartWindow = 30 * time.Second
 
 // NewTracker returns a Tracker; a positive threshold overrides the daemon's.
 func NewTracker(threshold time.Duration) *Tracker {
@@ -59,7 +66,7 @@ func NewTracker(threshold time.Duration) *Tracker {
 // carries health or says the server has no daemon, unusable when health is
 // missing (the daemon could not compute it).
 func (t *Tracker) Answer(st *Status, at time.Time) Observation {
-	t.contactAt, t.hungSince = at, time.Time{}
+	t.contactAt, t.hungSince, t.restartAsked = at, time.Time{}, time.Time{}
 	if !*st.Available {
 		// No daemon at all: nothing runs, and a daemon appearing later is new.
 		t.base, t.runningSince = nil, time.Time{}
@@ -120,11 +127,27 @@ func (t *Tracker) Fail(e dispatch.Evidence, detail string, start, end time.Time)
 		e = dispatch.EvidenceUnusable
 		t.contactAt, t.hungSince = end, time.Time{}
 	}
-	l := dispatch.Look{Evidence: e, Health: t.extrapolated(end), WasStale: t.stale, Detail: detail}
-	if e == dispatch.EvidenceHung {
-		l.HungFor = end.Sub(t.hungSince)
+	l := dispatch.Look{Evidence: e, Health: t.extrapolated(end), WasStale: t.stale, Detail: detail,
+		Interrupted: t.contactAt.After(t.baseAt)}
+	if e != dispatch.EvidenceHung {
+		t.restartAsked = time.Time{}
+		return t.decide(Observation{Health: l.Health}, l)
 	}
-	return t.decide(Observation{Health: l.Health}, l)
+	if !t.restartAsked.IsZero() {
+		// A restart was asked for RestartWindow ago and the daemon still
+		// hangs: whatever hangs now may be the process that restart started,
+		// so its hang counts afresh from here (it gets a threshold of
+		// start-up before liveness fails again).
+		if next := t.restartAsked.Add(RestartWindow); end.After(next) {
+			t.hungSince, t.restartAsked = next, time.Time{}
+		}
+	}
+	l.HungFor = end.Sub(t.hungSince)
+	obs := t.decide(Observation{Health: l.Health}, l)
+	if obs.Assessment.Restart && t.restartAsked.IsZero() {
+		t.restartAsked = end
+	}
+	return obs
 }
 
 // Last is the latest decision, unchanged, for a caller that stopped waiting

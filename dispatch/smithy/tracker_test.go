@@ -405,3 +405,32 @@ func TestTrackerNewRunWithinTheSameMillisecond(t *testing.T) {
 	require.True(t, o.NewRun)
 	assert.Equal(t, ours, o.Health.RunningSince)
 }
+
+// A hang that asked for a restart and still hangs RestartWindow later may be
+// the new process that restart started, hanging in its start-up (no
+// refusal need be seen between the two): its hang counts afresh, so it gets
+// a threshold of start-up before liveness fails again. The wedge itself
+// goes on: nothing answered to say it ended.
+func TestTrackerHangAfterARestartRequestGetsAStartUp(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0)
+	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
+	var o Observation
+	for s := 10.0; s <= 65; s += 5 {
+		o = hang(tr, s)
+	}
+	require.False(t, o.Assessment.Restart, "hung 60s")
+	o = hang(tr, 70)
+	require.True(t, o.Assessment.Restart, "hung 65s: restart asked at 70s")
+	for s := 75.0; s <= 100; s += 5 {
+		o = hang(tr, s)
+		assert.True(t, o.Assessment.Restart, "%vs: within the restart window of the request", s)
+	}
+	for s := 105.0; s <= 160; s += 5 {
+		o = hang(tr, s)
+		assert.False(t, o.Assessment.Restart, "%vs: a new process may be starting", s)
+		assert.True(t, o.Assessment.Stale, "%vs: no answer says the wedge ended", s)
+	}
+	o = hang(tr, 165)
+	assert.True(t, o.Assessment.Restart, "hung a further threshold")
+}
