@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -280,11 +279,5 @@ func (p Probe) Collect(ch chan<- prometheus.Metric) {
 	t.descs.status.collect(ch, t.opts.Loop, r, failures)
 }
 
-// redact hides a password in a URL, for logs.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+// redact hides user info and query values in a URL, for logs.
+func redact(raw string) string { return RedactURL(raw) }

@@ -93,13 +93,16 @@ func (s *Sidecar) target(w http.ResponseWriter, r *http.Request) (*collector.Tar
 	if name == "" {
 		name = s.Default
 	}
+	// Neither answer lists the configured names: an unauthenticated caller
+	// learns nothing about the other daemons (blackbox_exporter's
+	// "Unknown module" likewise).
 	if name == "" {
-		http.Error(w, "target parameter is missing; configured targets: "+fmt.Sprint(s.Targets.Names()), http.StatusBadRequest)
+		http.Error(w, "target parameter is missing", http.StatusBadRequest)
 		return nil, false
 	}
 	t, ok := s.Targets.Get(name)
 	if !ok {
-		http.Error(w, fmt.Sprintf("unknown target %q; configured targets: %v", name, s.Targets.Names()), http.StatusBadRequest)
+		http.Error(w, "unknown target", http.StatusBadRequest)
 		return nil, false
 	}
 	return t, true
