@@ -103,8 +103,12 @@ func ParseConfig(b []byte) (*Config, error) {
 // host. The error never shows the URL's credentials.
 func ValidateTargetURL(raw string) error {
 	u, err := url.Parse(raw)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("not a URL: %w", ue.Err) // ue.URL is raw, secrets and all
+	}
 	if err != nil {
-		return redactErr(err)
+		return fmt.Errorf("not a URL: %w", redactErr(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("want http:// or https:// and a host, got %q", RedactURL(raw))
