@@ -164,9 +164,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		mux.HandleFunc("/probe", side.Probe)
 		mux.HandleFunc("/-/target/healthy", side.TargetHealthy)
 		mux.Handle("/-/reload", handler.Reload(reloader.Reload))
-		landing.Links = append(landing.Links,
-			web.LandingLinks{Address: "-/target/healthy", Text: "Target health", Description: "liveness probe for the daemon's container"})
-		landing.Form = web.LandingForm{Action: "/probe", Inputs: []web.LandingFormInput{{Label: "Target", Type: "text", Name: "target", Placeholder: "name", Value: collector.DefaultTargetName}}}
+		// Flag mode: the one target is "default", and /-/target/healthy
+		// needs no ?target=. With a config file there is no default: the
+		// form starts empty, and the link would only answer 400.
+		probeForm := web.LandingFormInput{Label: "Target", Type: "text", Name: "target", Placeholder: "name"}
+		if f.configFile == "" {
+			probeForm.Value = collector.DefaultTargetName
+			landing.Links = append(landing.Links,
+				web.LandingLinks{Address: "-/target/healthy", Text: "Target health", Description: "liveness probe for the daemon's container"})
+		}
+		landing.Form = web.LandingForm{Action: "/probe", Inputs: []web.LandingFormInput{probeForm}}
 		states = targets.States
 		go reloadOnSIGHUP(ctx, reloader, logger)
 	}
