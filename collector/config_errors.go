@@ -112,9 +112,26 @@ var (
 	typeErrWrong    = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `.*`)? into \\S+$")
 )
 
-// yamlKinds says YAML's tags in words.
-var yamlKinds = map[string]string{"!!str": "a string", "!!int": "a number", "!!float": "a number",
-	"!!bool": "a boolean", "!!seq": "a list", "!!map": "a mapping", "!!null": "nothing", "!!timestamp": "a timestamp"}
+// yamlKind says a YAML tag in words.
+func yamlKind(tag string) string {
+	switch tag {
+	case "!!str":
+		return "a string"
+	case "!!int", "!!float":
+		return "a number"
+	case "!!bool":
+		return "a boolean"
+	case "!!seq":
+		return "a list"
+	case "!!map":
+		return "a mapping"
+	case "!!null":
+		return "nothing"
+	case "!!timestamp":
+		return "a timestamp"
+	}
+	return tag
+}
 
 // explainYAMLError turns a yaml.v2 decoding error into one line that says
 // where (line, target, field) and what, without Go type names.
@@ -165,11 +182,7 @@ func (c configNodes) explainTypeError(e string) string {
 	if f := typeErrNotFound.FindStringSubmatch(what); f != nil {
 		what = "unknown field " + f[1]
 	} else if f := typeErrWrong.FindStringSubmatch(what); f != nil {
-		kind := yamlKinds[f[1]]
-		if kind == "" {
-			kind = f[1]
-		}
-		what = "wrong type: " + kind + " is not allowed here"
+		what = "wrong type: " + yamlKind(f[1]) + " is not allowed here"
 	}
 	where := "line " + m[1] + ": "
 	t, field := c.at(line)
