@@ -2,14 +2,15 @@
 #   docker build -t dispatch_exporter .
 #   docker run --rm -p 9847:9847 dispatch_exporter --demo
 # Build arguments VERSION, REVISION, BRANCH and BUILD_DATE end up in
-# --version and dispatch_exporter_build_info (make docker sets them).
+# --version and dispatch_exporter_build_info (make docker sets them); an
+# empty VERSION means the VERSION file's, which the binary embeds.
 
 ARG GO_IMAGE=golang:1.26-bookworm
 
 FROM ${GO_IMAGE} AS build
 WORKDIR /src
 COPY . .
-ARG VERSION=dev
+ARG VERSION=
 ARG REVISION=unknown
 ARG BRANCH=unknown
 ARG BUILD_DATE=unknown
@@ -25,7 +26,7 @@ RUN CGO_ENABLED=0 go build -trimpath -o /out/dispatch_exporter \
  && /out/dispatch_exporter --version
 
 FROM scratch
-ARG VERSION=dev
+ARG VERSION=
 ARG REVISION=unknown
 ARG BUILD_DATE=unknown
 LABEL org.opencontainers.image.title="dispatch_exporter" \

@@ -7,7 +7,11 @@ GO       ?= go
 FUZZTIME ?= 10s
 TOOLS     = eval "$$(.ci/install-tools)" &&
 
-VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# One version source: the VERSION file. make build, release and docker pass
+# it to the linker, a plain go build embeds it, deploy/kubernetes names the
+# image by it (deploy/kubernetes_test.go checks that).
+VERSION    ?= $(shell cat VERSION)
+IMAGE      ?= stoneforge/dispatch_exporter
 REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BRANCH     ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
 BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -55,7 +59,7 @@ release:
 .PHONY: docker
 docker:
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg BRANCH=$(BRANCH) \
-		--build-arg BUILD_DATE=$(BUILD_DATE) -t dispatch_exporter:$(VERSION) .
+		--build-arg BUILD_DATE=$(BUILD_DATE) -t $(IMAGE):$(VERSION) .
 
 # Regenerate what is generated: the dashboard JSON, the PrometheusRule.
 .PHONY: generate

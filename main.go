@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	stdlog "log"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -22,7 +21,6 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
@@ -42,64 +40,81 @@ func main() {
 }
 
 // run is the whole program; it returns the exit code once ctx ends or the
-// server fails.
+// server fails. A bad flag or file ends it before it serves anything, with
+// one line that names the flag or file and a non-zero code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	build := readBuildInfo()
+
 	// Flags.
 	app := kingpin.New(program, "Prometheus exporter for a dispatch daemon's poll loop: is it wedged, is its queue stuck.")
-	app.Version(version.Print(program)).HelpFlag.Short('h')
+	app.Version(build.Print(program)).HelpFlag.Short('h')
 	app.UsageWriter(stdout).ErrorWriter(stderr)
-	var (
-		webFlags    = webflag.AddFlags(app, ":9847")
-		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-		logLevel    = app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error")
-		logFormat   = app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json")
+	exited := -1 // --help and --version end run, not the process
+	app.Terminate(func(code int) { exited = code })
+	var f flagValues
+	webFlags := webflag.AddFlags(app, ":9847")
+	app.Flag("web.telemetry-path", "Path under which to expose metrics; not / and no other endpoint's.").Default("/metrics").StringVar(&f.metricsPath)
+	logLevel := app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error")
+	logFormat := app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json")
 
-		targetURL     = app.Flag("target.url", "Status endpoint of the daemon to watch (sidecar mode, without --config.file).").Default("http://localhost:3457/api/daemon/status").URL()
-		targetTimeout = app.Flag("target.timeout", "Timeout of each status request; a Prometheus scrape timeout bounds it further.").Default("5s").Duration()
-		timeoutOffset = app.Flag("target.timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time to answer.").Default("0.5s").Duration()
-		maxBody       = app.Flag("target.max-body-bytes", "Largest status body accepted.").Default("1MiB").Bytes()
-		configFile    = app.Flag("config.file", "YAML file of named targets with HTTP client options, served on /probe?target=NAME. Reloaded on SIGHUP and POST /-/reload.").String()
-		configCheck   = app.Flag("config.check", "Validate --config.file and exit.").Bool()
-		livenessMode  = app.Flag("liveness.mode", "enforce: /-/target/healthy answers 503 when the daemon should be restarted; shadow: answers 200 and logs 'would restart'.").Default("enforce").Enum("enforce", "shadow")
-		livenessWait  = app.Flag("liveness.timeout", "Longest /-/target/healthy waits for the daemon before answering from its last good status. Keep it under the probe's timeoutSeconds.").Default("2s").Duration()
+	app.Flag("target.url", "Status endpoint of the daemon to watch, http or https (sidecar mode, without --config.file).").
+		Default("http://localhost:3457/api/daemon/status").IsSetByUser(&f.targetURLSet).StringVar(&f.targetURL)
+	app.Flag("target.timeout", "Timeout of each status request; a Prometheus scrape timeout bounds it further.").Default("5s").DurationVar(&f.targetTimeout)
+	app.Flag("target.timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time to answer.").Default("0.5s").DurationVar(&f.timeoutOffset)
+	app.Flag("target.max-body-bytes", "Largest status body accepted.").Default("1MiB").BytesVar(&f.maxBody)
+	app.Flag("config.file", "YAML file of named targets with HTTP client options, served on /probe?target=NAME. Reloaded on SIGHUP and POST /-/reload.").StringVar(&f.configFile)
+	configCheck := app.Flag("config.check", "Validate --config.file and exit.").Bool()
+	livenessMode := app.Flag("liveness.mode", "enforce: /-/target/healthy answers 503 when the daemon should be restarted; shadow: answers 200 and logs 'would restart'.").Default("enforce").Enum("enforce", "shadow")
+	app.Flag("liveness.timeout", "Longest /-/target/healthy waits for the daemon before answering from its last good status. Keep it under the probe's timeoutSeconds.").Default("2s").DurationVar(&f.livenessWait)
 
-		staleThreshold = app.Flag("poll.stale-threshold", "Staleness threshold; default: the daemon's, else max(60s, 10 × poll interval).").Default("0s").Duration()
-		stackDir       = app.Flag("watchdog.stack-dump-dir", "Directory for goroutine dumps taken when an in-process loop wedges; default: the log.").String()
+	app.Flag("poll.stale-threshold", "Staleness threshold; default (0s): the daemon's, else max(60s, 10 × poll interval).").Default("0s").DurationVar(&f.staleThreshold)
+	stackDir := app.Flag("watchdog.stack-dump-dir", "Directory for goroutine dumps taken when an in-process loop wedges; default: dispatch-stacks-UID under the system's temporary directory.").String()
 
-		demoMode     = app.Flag("demo", "Run a simulated dispatch daemon in process and export it, with fault injection under /demo/.").Bool()
-		demoInterval = app.Flag("demo.poll-interval", "Poll interval of the simulated daemon.").Default("5s").Duration()
-	)
+	app.Flag("demo", "Run a simulated dispatch daemon in process and export it, with fault injection under /demo/.").BoolVar(&f.demo)
+	app.Flag("demo.poll-interval", "Poll interval of the simulated daemon.").Default("5s").DurationVar(&f.demoInterval)
 
-	// Parse.
-	if _, err := app.Parse(args); err != nil {
+	// Parse and check.
+	_, err := app.Parse(args)
+	if exited >= 0 {
+		return exited
+	}
+	if err == nil {
+		err = f.validate()
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s; try --help\n", program, err)
 		return 2
 	}
 
-	// Logger: go-kit for our code; exporter-toolkit's slog logger writes
-	// through it, so there is one stream in one format.
+	// Logger: go-kit for our code; exporter-toolkit's slog logger and
+	// net/http's error log write through it, so there is one stream in one
+	// format, every line starting ts, caller, level.
 	logger, bridge := newLoggers(stderr, *logLevel, *logFormat)
 	slogger := slog.New(slgk.NewGoKitHandler(bridge, slogLevel(*logLevel)))
 
 	if *configCheck {
-		return checkConfig(*configFile, stdout, logger)
+		return checkConfig(f.configFile, stdout, logger)
 	}
-	level.Info(logger).Log("msg", "starting "+program, "version", version.Info(), "build_context", version.BuildContext())
+	if err := web.Validate(*webFlags.WebConfigFile); err != nil {
+		level.Error(logger).Log("msg", "bad --web.config.file", "file", *webFlags.WebConfigFile, "err", err)
+		return 1
+	}
+	level.Info(logger).Log("msg", "starting "+program, "version", build.String(), "go", version.GoVersion, "platform", version.GoOS+"/"+version.GoArch)
 
 	// Handlers.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(versioncollector.NewCollector(program), collectors.NewGoCollector(),
+	reg.MustRegister(build.Collector(program), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	landing := web.LandingConfig{
 		Name:        program,
 		Description: "Prometheus exporter for a dispatch daemon's poll loop",
-		Version:     version.Info(),
-		Links:       []web.LandingLinks{{Address: *metricsPath, Text: "Metrics"}},
+		Version:     build.String(),
+		Links:       []web.LandingLinks{{Address: f.metricsPath, Text: "Metrics"}},
 	}
 	var states func() []collector.LoopState
-	if *demoMode {
-		d, err := demo.New(demo.Options{Interval: *demoInterval, StaleThreshold: *staleThreshold, Logger: logger, StackDumpDir: *stackDir})
+	if f.demo {
+		d, err := demo.New(demo.Options{Interval: f.demoInterval, StaleThreshold: f.staleThreshold, Logger: logger, StackDumpDir: *stackDir})
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo", "err", err)
 			return 2
@@ -110,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		reg.MustRegister(lc)
-		mux.Handle(*metricsPath, handler.Exposition(reg, logger, true))
+		mux.Handle(f.metricsPath, handler.Exposition(reg, logger, true))
 		d.Routes(mux)
 		landing.Links = append(landing.Links, web.LandingLinks{Address: demo.StatusPath, Text: "Status", Description: "the demo daemon in smithy's JSON shape"})
 		landing.ExtraHTML = demoHelp
@@ -124,47 +139,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			defer cancel()
 			_ = d.Shutdown(ctx)
 		}()
-		level.Info(logger).Log("msg", "demo daemon running", "poll_interval", *demoInterval)
+		level.Info(logger).Log("msg", "demo daemon running", "poll_interval", f.demoInterval)
 	} else {
 		targets := collector.NewTargets(collector.TargetDefaults{
-			Timeout: *targetTimeout, StaleThreshold: *staleThreshold, MaxBodyBytes: int64(*maxBody), Logger: logger,
-			DisableKeepAlives: *configFile != "", // many targets: hold no idle connections
+			Timeout: f.targetTimeout, StaleThreshold: f.staleThreshold, MaxBodyBytes: int64(f.maxBody), Logger: logger,
+			DisableKeepAlives: f.configFile != "", // many targets: hold no idle connections
 		})
-		reloader := collector.NewReloader(*configFile, targets, reg, logger)
-		side := &handler.Sidecar{Targets: targets, Self: reg, TimeoutOffset: *timeoutOffset,
-			LivenessShadow: *livenessMode == "shadow", LivenessTimeout: *livenessWait, Logger: logger}
-		if *configFile == "" {
+		reloader := collector.NewReloader(f.configFile, targets, reg, logger)
+		side := &handler.Sidecar{Targets: targets, Self: reg, TimeoutOffset: f.timeoutOffset,
+			LivenessShadow: *livenessMode == "shadow", LivenessTimeout: f.livenessWait, Logger: logger}
+		if f.configFile == "" {
 			side.Default = collector.DefaultTargetName
-			if err := targets.Apply(collector.SingleTarget((*targetURL).String())); err != nil {
+			if err := targets.Apply(collector.SingleTarget(f.targetURL)); err != nil {
 				level.Error(logger).Log("msg", "bad --target.url", "err", err)
 				return 2
 			}
-			level.Info(logger).Log("msg", "watching one daemon", "url", (*targetURL).String())
+			level.Info(logger).Log("msg", "watching one daemon", "url", collector.RedactURL(f.targetURL))
 		}
-		if err := reloader.Reload(); err != nil {
-			return 1 // logged by Reload
+		if err := reloader.Load(); err != nil {
+			level.Error(logger).Log("msg", "cannot load --config.file", "file", f.configFile, "err", err)
+			return 1
 		}
-		mux.HandleFunc(*metricsPath, side.Metrics)
+		mux.HandleFunc(f.metricsPath, side.Metrics)
 		mux.HandleFunc("/probe", side.Probe)
 		mux.HandleFunc("/-/target/healthy", side.TargetHealthy)
 		mux.Handle("/-/reload", handler.Reload(reloader.Reload))
-		landing.Links = append(landing.Links,
-			web.LandingLinks{Address: "-/target/healthy", Text: "Target health", Description: "liveness probe for the daemon's container"})
-		landing.Form = web.LandingForm{Action: "/probe", Inputs: []web.LandingFormInput{{Label: "Target", Type: "text", Name: "target", Placeholder: "name", Value: collector.DefaultTargetName}}}
+		// Flag mode: the one target is "default", and /-/target/healthy
+		// needs no ?target=. With a config file there is no default: the
+		// form starts empty, and the link would only answer 400.
+		probeForm := web.LandingFormInput{Label: "Target", Type: "text", Name: "target", Placeholder: "name"}
+		if f.configFile == "" {
+			probeForm.Value = collector.DefaultTargetName
+			landing.Links = append(landing.Links,
+				web.LandingLinks{Address: "-/target/healthy", Text: "Target health", Description: "liveness probe for the daemon's container"})
+		}
+		landing.Form = web.LandingForm{Action: "/probe", Inputs: []web.LandingFormInput{probeForm}}
 		states = targets.States
-		go reloadOnSIGHUP(ctx, reloader)
+		go reloadOnSIGHUP(ctx, reloader, logger)
 	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the landing page links heap and CPU profiles
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.Handle("/-/healthy", handler.Text("Healthy"))
 	mux.Handle("/-/ready", handler.Text("Ready"))
-	if *metricsPath != "/" {
-		mux.Handle("/", handler.Landing(landing, states))
-	}
+	mux.Handle("/", handler.Landing(landing, states))
 
 	// Serve.
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: stdlog.New(log.NewStdlibAdapter(level.Warn(logger)), "", 0)}
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(bridge)}
 	errc := make(chan error, 1)
 	go func() { errc <- web.ListenAndServe(server, webFlags, slogger) }()
 	select {
@@ -187,36 +207,6 @@ const demoHelp = `<h3>Fault injection</h3><ul>
 <li><code>curl -XPOST 'localhost:9847/demo/workers?n=0'</code>: no workers, so ready tasks are stuck; <code>/demo/tasks?n=3</code> adds tasks</li>
 <li><code>curl -XPOST localhost:9847/demo/stop</code> and <code>/demo/start</code>: stop and start the loop</li></ul>`
 
-// newLoggers returns a go-kit logger at the given level and format, with
-// UTC timestamps and callers, and the same stream for the slog bridge, which
-// brings its own caller and whose "time" is dropped for our "ts".
-func newLoggers(w io.Writer, lvl, format string) (logger, bridge log.Logger) {
-	var base log.Logger
-	if format == "json" {
-		base = log.NewJSONLogger(log.NewSyncWriter(w))
-	} else {
-		base = log.NewLogfmtLogger(log.NewSyncWriter(w))
-	}
-	base = level.NewFilter(base, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
-	bridged := log.With(base, "ts", log.DefaultTimestampUTC)
-	bridge = log.LoggerFunc(func(kv ...any) error {
-		for i := 0; i+1 < len(kv); i += 2 {
-			if kv[i] == "time" {
-				kv = append(kv[:i:i], kv[i+2:]...)
-				break
-			}
-		}
-		return bridged.Log(kv...)
-	})
-	return log.With(base, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), bridge
-}
-
-func slogLevel(lvl string) slog.Level {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(lvl))
-	return l
-}
-
 // checkConfig is --config.check: load the file and build every target's
 // HTTP client, as a reload would.
 func checkConfig(path string, stdout io.Writer, logger log.Logger) int {
@@ -236,7 +226,8 @@ func checkConfig(path string, stdout io.Writer, logger log.Logger) int {
 	return 0
 }
 
-func reloadOnSIGHUP(ctx context.Context, r *collector.Reloader) {
+// reloadOnSIGHUP reloads the config file on each SIGHUP until ctx ends.
+func reloadOnSIGHUP(ctx context.Context, r *collector.Reloader, logger log.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -245,7 +236,10 @@ func reloadOnSIGHUP(ctx context.Context, r *collector.Reloader) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			_ = r.Reload() // logged by Reload
+			if err := r.Reload(); errors.Is(err, collector.ErrNoConfigFile) {
+				level.Info(logger).Log("msg", "SIGHUP ignored", "reason", err)
+			} // other errors are logged by Reload
+
 		}
 	}
 }

@@ -202,10 +202,13 @@ func TestSidecarAgainstTheDemo(t *testing.T) {
 	httpPost(t, d.url("/demo/unwedge"))
 }
 
-func TestWebConfigTLSAndBasicAuth(t *testing.T) {
-	t.Parallel()
+// tlsWebConfig writes an exporter-toolkit web config with TLS (a
+// self-signed certificate for 127.0.0.1, in tls.crt beside it) and the
+// basic auth user prometheus:s3cret; it returns its path.
+func tlsWebConfig(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
-	certPEM := writeSelfSignedCert(t, dir)
+	writeSelfSignedCert(t, dir)
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	require.NoError(t, err)
 	webConfig := filepath.Join(dir, "web.yml")
@@ -215,8 +218,16 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 basic_auth_users:
   prometheus: %s
 `, filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), hash), 0o600))
+	return webConfig
+}
+
+func TestWebConfigTLSAndBasicAuth(t *testing.T) {
+	t.Parallel()
+	webConfig := tlsWebConfig(t)
 	e := startExporter(t, "--demo", "--web.config.file="+webConfig)
 
+	certPEM, err := os.ReadFile(filepath.Join(filepath.Dir(webConfig), "tls.crt"))
+	require.NoError(t, err)
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(certPEM))
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
@@ -267,35 +278,97 @@ func writeSelfSignedCert(t *testing.T, dir string) []byte {
 	return certPEM
 }
 
+// TestBadInputExitsClearly: every bad flag, combination or file ends run
+// before it serves, with a non-zero code and one line that names the flag
+// or file (and, in a config file, line, target and field): never a panic,
+// never a start that then fails every scrape.
 func TestBadInputExitsClearly(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.yml")
-	require.NoError(t, os.WriteFile(bad, []byte("targets: [{name: a, url: 'http://x', tiemout: 1s}]"), 0o600))
-	good := filepath.Join(dir, "good.yml")
-	require.NoError(t, os.WriteFile(good, []byte("targets: [{name: a, url: 'http://localhost:3457/api/daemon/status'}]"), 0o600))
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+		return path
+	}
+	bad := write("bad.yml", "targets:\n  - name: a\n    url: http://x\n    tiemout: 1s\n")
+	negative := write("negative.yml", "targets:\n  - name: eu\n    url: http://x\n    timeout: -5s\n")
+	good := write("good.yml", "targets: [{name: a, url: 'http://localhost:3457/api/daemon/status'}]")
+	missing := filepath.Join(dir, "missing.yml")
 
 	cases := []struct {
 		args []string
 		code int
 		out  string
 	}{
-		{[]string{"--bogus"}, 2, "unknown long flag '--bogus'; try --help"},
+		{[]string{"--bogus"}, 2, "dispatch_exporter: unknown long flag '--bogus'; try --help"},
 		{[]string{"--demo.poll-interval=soon"}, 2, `time: invalid duration "soon"`},
 		{[]string{"--log.level=loud"}, 2, "enum value must be one of debug,info,warn,error"},
-		{[]string{"--demo", "--demo.poll-interval=0s"}, 2, "interval must be positive"},
-		{[]string{"--config.file=" + bad}, 1, "field tiemout not found"},
-		{[]string{"--config.file=" + filepath.Join(dir, "missing.yml")}, 1, "no such file or directory"},
-		{[]string{"--config.check", "--config.file=" + bad}, 1, "config is invalid"},
-		{[]string{"--config.check", "--config.file=" + good}, 0, "config OK, 1 target(s)"},
+		{[]string{"--demo", "--demo.poll-interval=0s"}, 2, "--demo.poll-interval=0s: must be positive"},
+
+		{[]string{"--web.telemetry-path=metrics"}, 2, `--web.telemetry-path=metrics: must start with "/"`},
+		{[]string{"--web.telemetry-path=/"}, 2, `--web.telemetry-path=/: must not be "/"`},
+		{[]string{"--web.telemetry-path=/probe"}, 2, "--web.telemetry-path=/probe: collides with the /probe endpoint"},
+		{[]string{"--web.telemetry-path=/-/healthy"}, 2, "--web.telemetry-path=/-/healthy: collides with the endpoints under /-/"},
+		{[]string{"--web.telemetry-path=/-/ready"}, 2, "collides with the endpoints under /-/"},
+		{[]string{"--web.telemetry-path=/-/reload"}, 2, "collides with the endpoints under /-/"},
+		{[]string{"--web.telemetry-path=/-/target/healthy"}, 2, "collides with the endpoints under /-/"},
+		{[]string{"--web.telemetry-path=/debug/pprof/heap"}, 2, "collides with the endpoints under /debug/pprof/"},
+		{[]string{"--demo", "--web.telemetry-path=/demo/wedge"}, 2, "collides with the endpoints under /demo/"},
+		{[]string{"--web.telemetry-path=/metrics {x}"}, 2, "--web.telemetry-path=/metrics {x}: use letters, digits"},
+		{[]string{"--web.telemetry-path=/a/../metrics"}, 2, "must be a clean path"},
+
+		{[]string{"--target.url=not-a-url"}, 2, `--target.url=not-a-url: want http:// or https:// and a host`},
+		{[]string{"--target.url=ftp://x/status"}, 2, `--target.url=ftp://x/status: want http:// or https://`},
+		{[]string{"--target.url=http:///status"}, 2, "want http:// or https:// and a host"},
+		{[]string{"--target.url=http://[::1/status"}, 2, "--target.url=(unparsable URL): not a URL"},
+		{[]string{"--poll.stale-threshold=-5s"}, 2, "--poll.stale-threshold=-5s: must not be negative"},
+		{[]string{"--target.timeout=0s"}, 2, "--target.timeout=0s: must be positive"},
+		{[]string{"--target.timeout=-1s"}, 2, "--target.timeout=-1s: must be positive"},
+		{[]string{"--target.max-body-bytes=0"}, 2, "--target.max-body-bytes=0B: must be positive"},
+		{[]string{"--target.timeout-offset=-1s"}, 2, "--target.timeout-offset=-1s: must not be negative"},
+		{[]string{"--liveness.timeout=0s"}, 2, "--liveness.timeout=0s: must be positive"},
+
+		{[]string{"--target.url=http://x/status", "--config.file=" + good}, 2, "--target.url=http://x/status: conflicts with --config.file"},
+		{[]string{"--demo", "--config.file=" + good}, 2, "--config.file=" + good + ": conflicts with --demo"},
+		{[]string{"--demo", "--target.url=http://x/status"}, 2, "--target.url=http://x/status: conflicts with --demo"},
+
+		{[]string{"--config.file=" + bad}, 1, `msg="cannot load --config.file" file=` + bad + ` err="config ` + bad + `: line 4: target a: unknown field tiemout"`},
+		{[]string{"--config.file=" + missing}, 1, `msg="cannot load --config.file" file=` + missing + ` err="read config: open ` + missing + `: no such file or directory"`},
+		{[]string{"--web.config.file=" + missing}, 1, `msg="bad --web.config.file" file=` + missing + ` err="open ` + missing + `: no such file or directory"`},
+		{[]string{"--config.check", "--config.file=" + bad}, 1, `config is invalid" file=` + bad + ` err="config ` + bad + `: line 4: target a: unknown field tiemout"`},
+		{[]string{"--config.check", "--config.file=" + negative}, 1, `line 4: target eu: timeout: \"-5s\" is not a duration`},
+		{[]string{"--config.check", "--config.file=" + missing}, 1, "no such file or directory"},
 		{[]string{"--config.check"}, 2, "--config.check needs --config.file"},
 	}
 	for _, c := range cases {
-		var out dispatchtest.Logs
-		code := run(context.Background(), c.args, &out, &out)
-		assert.Equal(t, c.code, code, "%v: %s", c.args, out.String())
-		assert.Contains(t, out.String(), c.out, "%v", c.args)
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			t.Parallel()
+			var out dispatchtest.Logs
+			code := run(context.Background(), append(c.args, "--web.listen-address=127.0.0.1:0"), &out, &out)
+			assert.Equal(t, c.code, code, out.String())
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			last := lines[len(lines)-1]
+			assert.Contains(t, last, c.out, "the last line says why")
+			assert.NotContains(t, out.String(), "Listening on", "nothing was served")
+			assert.NotContains(t, out.String(), "goroutine ", "no panic")
+			assert.NotContains(t, out.String(), "previous config", "at start-up there is none")
+			assert.NotContains(t, out.String(), "collector.", "no Go type names")
+			for _, l := range lines[:len(lines)-1] {
+				assert.Contains(t, l, "starting dispatch_exporter", "one line of error, after the start line at most")
+			}
+		})
 	}
+
+	var out dispatchtest.Logs
+	assert.Equal(t, 0, run(context.Background(), []string{"--config.check", "--config.file=" + good}, &out, &out))
+	assert.Equal(t, good+": config OK, 1 target(s)\n", out.String())
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	var out dispatchtest.Logs
+	require.Equal(t, 0, run(context.Background(), []string{"--version"}, &out, &out))
+	assert.Contains(t, out.String(), "dispatch_exporter, version "+strings.TrimSpace(versionFile)+" (branch: unknown, revision: ")
 }
 
 func TestReloadOverHTTP(t *testing.T) {
@@ -358,7 +431,7 @@ func TestSIGHUPReloadsTheConfig(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("targets: [{name: a, url: 'http://127.0.0.1:1/status', extra: 1}]"), 0o600))
 	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "config reload failed") }, 10*time.Second, 10*time.Millisecond)
-	assert.Contains(t, logs.String(), "field extra not found")
+	assert.Contains(t, logs.String(), "line 1: target a: unknown field extra")
 	code, _ := httpGet(t, "http://"+addr+"/probe?target=b")
 	assert.Equal(t, 200, code, "a bad file keeps the old config")
 

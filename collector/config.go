@@ -73,44 +73,76 @@ func LoadConfig(path string) (*Config, error) {
 	return cfg, nil
 }
 
-// ParseConfig parses a config document strictly.
+// ParseConfig parses a config document strictly. An error names the line,
+// the target and the field where it can ("line 4: target eu: unknown field
+// timeuot"), in YAML's words rather than Go's types, and never shows a
+// target URL's credentials.
 func ParseConfig(b []byte) (*Config, error) {
 	var cfg Config
 	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
-		return nil, fmt.Errorf("parse: %w", err)
+		return nil, explainYAMLError(b, err)
 	}
 	if len(cfg.Targets) == 0 {
 		return nil, errors.New("no targets: list at least one under targets")
 	}
+	doc := parseNodes(b)
 	seen := map[string]bool{}
 	for i, t := range cfg.Targets {
 		if err := t.validate(); err != nil {
-			return nil, fmt.Errorf("targets[%d]: %w", i, err)
+			return nil, fmt.Errorf("%s%w", doc.position(i, err.field), err)
 		}
 		if seen[t.Name] {
-			return nil, fmt.Errorf("targets[%d]: duplicate name %q", i, t.Name)
+			return nil, fmt.Errorf("%starget %s: duplicate name %q", doc.position(i, "name"), t.Name, t.Name)
 		}
 		seen[t.Name] = true
 	}
 	return &cfg, nil
 }
 
-func (t TargetConfig) validate() error {
-	if !validTargetName(t.Name) {
-		return fmt.Errorf("name %q: use letters, digits and _ . : -", t.Name)
+// ValidateTargetURL checks a status endpoint's URL: http or https, with a
+// host. The error never shows the URL's credentials.
+func ValidateTargetURL(raw string) error {
+	u, err := url.Parse(raw)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("not a URL: %w", ue.Err) // ue.URL is raw, secrets and all
 	}
-	u, err := url.Parse(t.URL)
 	if err != nil {
-		return fmt.Errorf("target %s: url: %w", t.Name, err)
+		return fmt.Errorf("not a URL: %w", redactErr(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("target %s: url %q: want http:// or https:// and a host", t.Name, t.URL)
+		return fmt.Errorf("want http:// or https:// and a host, got %q", RedactURL(raw))
 	}
-	if t.Timeout < 0 || t.StaleThreshold < 0 {
-		return fmt.Errorf("target %s: timeout and stale_threshold must not be negative", t.Name)
+	return nil
+}
+
+// fieldError is a target's invalid field.
+type fieldError struct {
+	target, field string
+	err           error
+}
+
+func (e *fieldError) Error() string {
+	return fmt.Sprintf("target %s: %s: %s", e.target, e.field, e.err)
+}
+
+func (e *fieldError) Unwrap() error { return e.err }
+
+func (t TargetConfig) validate() *fieldError {
+	if !validTargetName(t.Name) {
+		return &fieldError{fmt.Sprintf("%q", t.Name), "name", errors.New("use letters, digits and _ . : -")}
+	}
+	if err := ValidateTargetURL(t.URL); err != nil {
+		return &fieldError{t.Name, "url", err}
+	}
+	if t.Timeout < 0 {
+		return &fieldError{t.Name, "timeout", errors.New("must not be negative")}
+	}
+	if t.StaleThreshold < 0 {
+		return &fieldError{t.Name, "stale_threshold", errors.New("must not be negative")}
 	}
 	if err := t.HTTPClientConfig.Validate(); err != nil {
-		return fmt.Errorf("target %s: %w", t.Name, err)
+		return &fieldError{t.Name, "http client", err}
 	}
 	return nil
 }

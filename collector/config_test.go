@@ -42,22 +42,27 @@ func TestParseConfig(t *testing.T) {
 	assert.True(t, cfg.Targets[0].HTTPClientConfig.FollowRedirects, "prometheus/common defaults apply")
 }
 
+// TestParseConfigRejects: each error says where (line, target, field) and
+// what, in YAML's words: no Go type names, no index, no secret.
 func TestParseConfigRejects(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct{ yaml, err string }{
-		"unknown top-level key": {"targets: [{name: a, url: 'http://x'}]\nmodules: {}", "field modules not found"},
-		"unknown target key":    {"targets: [{name: a, url: 'http://x', timout: 2s}]", "field timout not found"},
-		"unknown nested key":    {"targets: [{name: a, url: 'http://x', basic_auth: {user: x}}]", "field user not found"},
+		"unknown top-level key": {"targets: [{name: a, url: 'http://x'}]\nmodules: {}", "line 2: unknown field modules"},
+		"unknown target key":    {"targets:\n  - name: a\n    url: http://x\n  - name: b\n    url: http://y\n    timout: 2s\n", "line 6: target b: unknown field timout"},
+		"unknown nested key":    {"targets: [{name: a, url: 'http://x', basic_auth: {user: x}}]", "line 1: target a: basic_auth: unknown field user"},
 		"no targets":            {"targets: []", "no targets"},
-		"missing name":          {"targets: [{url: 'http://x'}]", `name "": use letters`},
-		"name with a slash":     {"targets: [{name: a/b, url: 'http://x'}]", `name "a/b"`},
-		"duplicate name":        {"targets: [{name: a, url: 'http://x'}, {name: a, url: 'http://y'}]", `duplicate name "a"`},
-		"missing url":           {"targets: [{name: a}]", `url "": want http:// or https://`},
-		"ftp url":               {"targets: [{name: a, url: 'ftp://x'}]", "want http:// or https://"},
-		"bad duration":          {"targets: [{name: a, url: 'http://x', timeout: soon}]", `not a valid duration string: "soon"`},
+		"targets not a list":    {"targets: abc", "line 1: targets: wrong type: a string is not allowed here"},
+		"missing name":          {"targets: [{url: 'http://x'}]", `line 1: target "": name: use letters`},
+		"name with a slash":     {"targets: [{name: a/b, url: 'http://x'}]", `target "a/b": name: use letters`},
+		"duplicate name":        {"targets:\n  - name: a\n    url: http://x\n  - name: a\n    url: http://y\n", `line 4: target a: duplicate name "a"`},
+		"missing url":           {"targets: [{name: a}]", `line 1: target a: url: want http:// or https:// and a host, got ""`},
+		"ftp url":               {"targets:\n  - name: a\n    url: ftp://x\n", `line 3: target a: url: want http:// or https:// and a host, got "ftp://x"`},
+		"url not a string":      {"targets:\n  - name: a\n    url: [http://x]\n", "line 3: target a: url: wrong type: a list is not allowed here"},
+		"bad duration":          {"targets: [{name: a, url: 'http://x', timeout: soon}]", `line 1: target a: timeout: "soon" is not a duration`},
+		"negative duration":     {"targets:\n  - name: a\n    url: http://x\n    stale_threshold: -5s\n", `line 4: target a: stale_threshold: "-5s" is not a duration`},
 		"two auth methods": {"targets: [{name: a, url: 'http://x', basic_auth: {username: u}, authorization: {credentials: c}}]",
-			"at most one of basic_auth, oauth2 & authorization must be configured"},
-		"not YAML": {"targets: [", "parse: yaml"},
+			"line 1: target a: http client: at most one of basic_auth, oauth2 & authorization must be configured"},
+		"not YAML": {"targets: [", "not valid YAML: yaml: line 1"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -65,7 +70,34 @@ func TestParseConfigRejects(t *testing.T) {
 			_, err := ParseConfig([]byte(c.yaml))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.err)
+			assert.NotContains(t, err.Error(), "collector.", "no Go type names")
+			assert.NotContains(t, err.Error(), "targets[", "no index")
+			assert.NotContains(t, err.Error(), "\n", "one line")
 		})
+	}
+}
+
+func TestConfigErrorsHideURLSecrets(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"ftp://admin:s3cret@x/status?token=abc", "http://admin:s3cret@[::1/status?token=abc", "http:///status?token=abc"} {
+		_, err := ParseConfig([]byte("targets: [{name: a, url: '" + u + "'}]"))
+		require.Error(t, err, u)
+		assert.Contains(t, err.Error(), "target a: url: ")
+		assert.NotContains(t, err.Error(), "s3cret")
+		assert.NotContains(t, err.Error(), "abc")
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"http://admin:s3cret@host:3457/status?token=abc&x=1": "http://xxxxx@host:3457/status?token=xxxxx&x=xxxxx",
+		"https://tok@host/status":                            "https://xxxxx@host/status",
+		"http://localhost:3457/api/daemon/status":            "http://localhost:3457/api/daemon/status",
+		"http://host/status#frag":                            "http://host/status",
+		"http://[::1":                                        "(unparsable URL)",
+	} {
+		assert.Equal(t, want, RedactURL(raw), raw)
 	}
 }
 
@@ -100,7 +132,7 @@ func TestReloaderKeepsTheOldConfigOnError(t *testing.T) {
 	require.Error(t, r.Reload())
 	assert.Equal(t, []string{"smithy", "smithy-eu"}, targets.Names(), "the old config stays in force")
 	assert.Equal(t, 1, logs.Count("config reload failed; the previous config stays in force"))
-	assert.Contains(t, logs.String(), "field bogus not found")
+	assert.Contains(t, logs.String(), "line 1: target other: unknown field bogus")
 	require.NoError(t, testutil.GatherAndCompare(reg, stringsReader(`
 # HELP dispatch_exporter_config_last_reload_successful 1 when the last reload of the config file succeeded, 0 when it failed and the previous config stayed in force.
 # TYPE dispatch_exporter_config_last_reload_successful gauge
@@ -113,4 +145,24 @@ dispatch_exporter_config_last_reload_successful 0
 	after, _ := targets.Get("smithy")
 	assert.Same(t, before, after, "an unchanged target keeps its state across a reload")
 	assert.Equal(t, 1.0, testutil.ToFloat64(r.successful))
+}
+
+func TestReloaderWithoutAFile(t *testing.T) {
+	t.Parallel()
+	var logs dispatchtest.Logs
+	r := NewReloader("", NewTargets(TargetDefaults{}), prometheus.NewRegistry(), logs.Logger())
+	require.NoError(t, r.Load(), "flag mode: nothing to load")
+	assert.Equal(t, 1.0, testutil.ToFloat64(r.successful))
+	assert.ErrorIs(t, r.Reload(), ErrNoConfigFile)
+	assert.Equal(t, 1.0, testutil.ToFloat64(r.successful), "a reload request without a file changes nothing")
+	assert.Empty(t, logs.String())
+}
+
+func TestReloaderFirstLoadFails(t *testing.T) {
+	t.Parallel()
+	var logs dispatchtest.Logs
+	r := NewReloader(filepath.Join(t.TempDir(), "missing.yml"), NewTargets(TargetDefaults{}), prometheus.NewRegistry(), logs.Logger())
+	err := r.Load()
+	require.ErrorContains(t, err, "no such file or directory")
+	assert.NotContains(t, logs.String(), "previous config", "at start-up there is none")
 }

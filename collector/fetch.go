@@ -58,22 +58,23 @@ func (e *FetchError) Evidence() dispatch.Evidence {
 }
 
 // fetchStatus GETs a status document and decodes it. Every failure is a
-// *FetchError naming its reason.
+// *FetchError naming its reason, with the URL in it redacted (RedactURL):
+// these errors reach logs, the landing page and probe bodies.
 func fetchStatus(ctx context.Context, client *http.Client, url string, maxBody int64) (*smithy.Status, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, &FetchError{ReasonOther, fmt.Errorf("build request: %w", err)}
+		return nil, &FetchError{ReasonOther, fmt.Errorf("build request: %w", redactErr(err))}
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, &FetchError{classify(ctx, err), err}
+		return nil, &FetchError{classify(ctx, err), redactErr(err)}
 	}
 	defer resp.Body.Close()
 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return nil, &FetchError{classify(ctx, err), fmt.Errorf("read body: %w", err)}
+		return nil, &FetchError{classify(ctx, err), fmt.Errorf("read body: %w", redactErr(err))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &FetchError{ReasonHTTPStatus, fmt.Errorf("target answered HTTP %s: %s", resp.Status, excerpt(body))}

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -14,6 +15,10 @@ const (
 	ReloadSuccessfulMetric = "dispatch_exporter_config_last_reload_successful"
 	ReloadTimestampMetric  = "dispatch_exporter_config_last_reload_success_timestamp_seconds"
 )
+
+// ErrNoConfigFile is what Reload returns when the targets came from flags:
+// there is no file to re-read, and nothing changes.
+var ErrNoConfigFile = errors.New("no --config.file to reload: the target comes from --target.url")
 
 // Reloader re-reads the config file into Targets (on SIGHUP and
 // POST /-/reload). A bad file keeps the old config, logs why and sets
@@ -29,7 +34,7 @@ type Reloader struct {
 }
 
 // NewReloader registers the reload metrics on reg. With an empty path (the
-// target came from flags) reloading succeeds and changes nothing.
+// target came from flags) Load succeeds and Reload answers ErrNoConfigFile.
 func NewReloader(path string, targets *Targets, reg prometheus.Registerer, logger log.Logger) *Reloader {
 	r := &Reloader{
 		path:    path,
@@ -48,8 +53,26 @@ func NewReloader(path string, targets *Targets, reg prometheus.Registerer, logge
 	return r
 }
 
-// Reload loads the config file and applies it.
+// Load is the first load, at start-up: there is no previous config to keep,
+// so an error is the caller's to report (and the exporter's to exit on).
+func (r *Reloader) Load() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.load(); err != nil {
+		r.successful.Set(0)
+		return err
+	}
+	r.loaded()
+	return nil
+}
+
+// Reload loads the config file again and applies it; on error the previous
+// config stays in force, and the error is logged. Without a config file it
+// returns ErrNoConfigFile and changes nothing.
 func (r *Reloader) Reload() error {
+	if r.path == "" {
+		return ErrNoConfigFile
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	err := r.load()
@@ -58,12 +81,16 @@ func (r *Reloader) Reload() error {
 		r.successful.Set(0)
 		return err
 	}
+	r.loaded()
+	return nil
+}
+
+func (r *Reloader) loaded() {
 	r.successful.Set(1)
 	r.successTime.Set(float64(time.Now().UnixNano()) / 1e9)
 	if r.path != "" {
 		level.Info(r.logger).Log("msg", "config loaded", "file", r.path, "targets", len(r.targets.Names()))
 	}
-	return nil
 }
 
 func (r *Reloader) load() error {

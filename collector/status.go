@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -272,11 +271,5 @@ func (p Probe) Collect(ch chan<- prometheus.Metric) {
 	t.descs.status.collect(ch, t.opts.Loop, r)
 }
 
-// redact hides a password in a URL, for logs.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+// redact hides user info and query values in a URL, for logs.
+func redact(raw string) string { return RedactURL(raw) }

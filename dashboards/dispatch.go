@@ -91,8 +91,22 @@ func labelVariable(name, label, query string) *dashboard.QueryVariableBuilder {
 		AllValue(".*")
 }
 
+// SchemaVersion is the classic dashboard schema the JSON declares: 39, Grafana
+// 10.4's and 11.0's, the oldest releases it supports (10.4, 11.x, 12.x).
+// Grafana migrates a dashboard up from an older schema when it loads it, but
+// an older Grafana cannot read a newer one, so the SDK's 42 (Grafana 12.1)
+// would shut out 10.4 and 11.x. Nothing here needs a later schema.
+const SchemaVersion = 39
+
+// SinceCompletedOfThresholdQuery is time since the last completed cycle as
+// a share of the same loop's staleness threshold: 1 is WEDGED, whatever the
+// threshold of each loop.
+func SinceCompletedOfThresholdQuery() string {
+	return fmt.Sprintf(`(time() - dispatch_poll_last_completed_seconds{%s}) / dispatch_poll_stale_threshold_seconds{%s}`, selector, selector)
+}
+
 // Dispatch builds the dashboard. It uses the classic dashboard model
-// (schemaVersion 42), which the SDK marks deprecated in favour of the v2
+// (SchemaVersion), which the SDK marks deprecated in favour of the v2
 // schema: v2 still needs feature toggles in Grafana 12, while the classic
 // JSON imports and provisions everywhere.
 func Dispatch() (dashboard.Dashboard, error) {
@@ -138,12 +152,12 @@ func Dispatch() (dashboard.Dashboard, error) {
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
 		Height(5).Span(12))
 	b.WithPanel(stat.NewPanelBuilder().
-		Title("No cycle completed for").
-		Description("Time since the latest completed poll cycle; red past the loop's staleness threshold is what WEDGED means.").
+		Title("No cycle completed for, of the threshold").
+		Description("Time since the latest completed poll cycle as a share of the same loop's staleness threshold (dispatch_poll_stale_threshold_seconds): amber past half of it, red at 100%, which is what WEDGED means. The panel below shows both in seconds.").
 		Datasource(ds()).
-		WithTarget(q(fmt.Sprintf(`time() - dispatch_poll_last_completed_seconds{%s}`, selector), "{{instance}} {{loop}}").Instant()).
-		Unit("s").
-		Thresholds(thresholds(step(nil, "green"), step(num(60), "red"))).
+		WithTarget(q(SinceCompletedOfThresholdQuery(), "{{instance}} {{loop}}").Instant()).
+		Unit("percentunit").Decimals(0).Min(0).
+		Thresholds(thresholds(step(nil, "green"), step(num(0.5), "orange"), step(num(1), "red"))).
 		ColorMode(common.BigValueColorModeValue).
 		GraphMode(common.BigValueGraphModeNone).
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
@@ -206,18 +220,26 @@ func Dispatch() (dashboard.Dashboard, error) {
 		Datasource(ds()).
 		WithTarget(q(fmt.Sprintf(`dispatch_status_request_duration_seconds{%s}`, selector), "{{instance}} {{loop}}")).
 		Unit("s").Min(0).
-		Height(8).Span(12))
+		Height(8).Span(8))
 	b.WithPanel(timeseries.NewPanelBuilder().
-		Title("Status request failures and up").
+		Title("Status request failures").
+		Description("Failed status requests per second, by reason.").
 		Datasource(ds()).
 		WithTarget(q(fmt.Sprintf(`sum by (instance, loop, reason) (rate(dispatch_status_request_failures_total{%s}[$__rate_interval]))`, selector), "{{instance}} {{loop}} {{reason}}")).
+		Unit("reqps").Min(0).
+		Height(8).Span(8))
+	b.WithPanel(timeseries.NewPanelBuilder().
+		Title("Status readable (up)").
+		Description("1 while the latest status request succeeded and parsed, 0 when it failed.").
+		Datasource(ds()).
 		WithTarget(q(fmt.Sprintf(`dispatch_up{%s}`, selector), "{{instance}} {{loop}} up")).
-		Min(0).
-		Height(8).Span(12))
+		Min(0).Max(1).Decimals(0).
+		Height(8).Span(8))
 	d, err := b.Build()
 	if err != nil {
 		return d, err
 	}
+	d.SchemaVersion = SchemaVersion
 	number(&d)
 	return d, nil
 }

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -41,7 +44,7 @@ func TestDashboardShape(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &d))
 	assert.Equal(t, UID, d.UID)
-	assert.GreaterOrEqual(t, d.SchemaVersion, 41, "a current schema")
+	assert.Equal(t, 39, d.SchemaVersion, "Grafana 10.4's: importable by 10.4, 11.x and 12.x")
 	var vars []string
 	for _, v := range d.Templating.List {
 		vars = append(vars, v.Type+":"+v.Name)
@@ -53,6 +56,45 @@ func TestDashboardShape(t *testing.T) {
 		ids[p.ID] = true
 	}
 	assert.Equal(t, "State", d.Panels[1].Title, "the banner's heir comes first")
+}
+
+// TestStaleTileIsColouredByTheLoopsThreshold: the "no cycle completed for"
+// tile divides by the same loop's threshold and turns red at 1, not at a
+// fixed number of seconds; no panel mixes a rate with 0/1 up.
+func TestStaleTileIsColouredByTheLoopsThreshold(t *testing.T) {
+	t.Parallel()
+	d, err := Dispatch()
+	require.NoError(t, err)
+	var tile *dashboard.Panel
+	for _, p := range d.Panels {
+		if p.Panel != nil && p.Panel.Title != nil && strings.HasPrefix(*p.Panel.Title, "No cycle completed for") {
+			tile = p.Panel
+		}
+	}
+	require.NotNil(t, tile)
+	require.Len(t, tile.Targets, 1)
+	assert.Equal(t, SinceCompletedOfThresholdQuery(), tile.Targets[0].(prometheus.Dataquery).Expr)
+	assert.Contains(t, SinceCompletedOfThresholdQuery(), "/ dispatch_poll_stale_threshold_seconds{")
+	require.NotNil(t, tile.FieldConfig.Defaults.Thresholds)
+	steps := tile.FieldConfig.Defaults.Thresholds.Steps
+	require.NotEmpty(t, steps)
+	last := steps[len(steps)-1]
+	assert.Equal(t, "red", last.Color)
+	require.NotNil(t, last.Value)
+	assert.Equal(t, 1.0, *last.Value, "red at the threshold itself")
+
+	for title, queries := range PanelQueries(d) {
+		var rates, ups int
+		for _, q := range queries {
+			if strings.Contains(q, "rate(") {
+				rates++
+			}
+			if strings.HasPrefix(q, "dispatch_up{") {
+				ups++
+			}
+		}
+		assert.False(t, rates > 0 && ups > 0, "panel %q mixes a rate with up", title)
+	}
 }
 
 // TestQueriesParseAndUseExportedMetrics parses every query with Prometheus'

@@ -158,17 +158,19 @@ func TestLoopWedgeReportedOnceWithPhaseAndStacks(t *testing.T) {
 	require.NoError(t, w.loop.Stop(context.Background()))
 }
 
-func TestLoopStacksGoToTheLogWithoutADirectory(t *testing.T) {
+func TestLoopStacksGoToTheLogWhenNoFileCanBeWritten(t *testing.T) {
 	t.Parallel()
 	clock := dispatchtest.NewClock(t0)
 	var logs dispatchtest.Logs
-	w := newWedgeable(t, Options{Clock: clock, Logger: logs.Logger()})
+	notADir := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(notADir, nil, 0o600))
+	w := newWedgeable(t, Options{Clock: clock, Logger: logs.Logger(), StackDumpDir: filepath.Join(notADir, "stacks")})
 	require.NoError(t, w.loop.Start(context.Background()))
 	<-w.entered
 	clock.Add(2 * time.Minute)
 	w.loop.Check()
 	// The watchdog's own first check may be the one that saw the wedge.
-	eventually(t, func() bool { return logs.Count("goroutine stacks at WEDGED") == 1 }, "stacks logged")
+	eventually(t, func() bool { return logs.Count("could not write goroutine stacks; the first of them follow") == 1 }, "stacks logged")
 	assert.Contains(t, logs.String(), "(*wedgeable).cycle")
 	w.unwedge()
 	require.NoError(t, w.loop.Stop(context.Background()))

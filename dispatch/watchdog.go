@@ -50,23 +50,28 @@ func (l *Loop) Assess() (Health, Assessment) {
 
 // dumpStacks writes every goroutine's stack (the pprof goroutine profile at
 // debug=2, as a panic prints them) once per WEDGED transition: the stack
-// dump that shows which await a wedged cycle hangs on.
+// dump that shows which await a wedged cycle hangs on. It goes to a file, one
+// per episode, in the stack dump directory (default: defaultStackDumpDir),
+// whose path the log line beside WEDGED names; files are capped in size and
+// number (see writeStackDump). Only when no file can be written do the stacks
+// go to the log, truncated.
 func (l *Loop) dumpStacks(h Health, _ Verdict) {
 	var buf bytes.Buffer
 	if err := pprof.Lookup("goroutine").WriteTo(&buf, 2); err != nil {
 		level.Error(l.logger).Log("msg", "could not take goroutine stacks", "err", err)
 		return
 	}
-	if l.stackDir == "" {
-		level.Error(l.logger).Log("msg", "goroutine stacks at WEDGED", "stacks", buf.String())
-		return
+	dir := l.stackDir
+	if dir == "" {
+		dir = defaultStackDumpDir()
 	}
-	path, err := writeStackDump(l.stackDir, l.name, h.Now, buf.Bytes())
+	path, err := writeStackDump(dir, l.name, h.Now, buf.Bytes())
 	if err != nil {
-		level.Error(l.logger).Log("msg", "could not write goroutine stacks; writing them here", "err", err, "stacks", buf.String())
+		level.Error(l.logger).Log("msg", "could not write goroutine stacks; the first of them follow", "err", err,
+			"stacks", string(truncateStacks(buf.Bytes(), maxLoggedStackBytes)))
 		return
 	}
-	level.Error(l.logger).Log("msg", "goroutine stacks at WEDGED written", "file", path)
+	level.Error(l.logger).Log("msg", "goroutine stacks at WEDGED written", "loop", l.name, "file", path, "bytes", buf.Len())
 }
 
 // fileSafe keeps a loop name usable in a file name.
@@ -78,11 +83,28 @@ func fileSafe(r rune) rune {
 	return '_'
 }
 
+// writeStackDump writes stacks to a new file wedged-LOOP-TIME.txt in dir
+// (created, 0700, if missing), at most maxStackDumpBytes of them, and then
+// removes the loop's oldest dumps beyond keepStackDumps: a loop that wedges
+// every few minutes for a week cannot fill the disk.
 func writeStackDump(dir, loop string, at time.Time, stacks []byte) (string, error) {
-	name := fmt.Sprintf("wedged-%s-%s.txt", strings.Map(fileSafe, loop), at.UTC().Format("20060102T150405.000Z"))
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, stacks, 0o644); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("write stack dump: %w", err)
 	}
+	prefix := "wedged-" + strings.Map(fileSafe, loop) + "-"
+	path := filepath.Join(dir, prefix+at.UTC().Format(stackDumpTimeLayout)+".txt")
+	// O_EXCL: never follow a link planted in a shared temporary directory.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("write stack dump: %w", err)
+	}
+	_, err = f.Write(truncateStacks(stacks, maxStackDumpBytes))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("write stack dump: %w", err)
+	}
+	pruneStackDumps(dir, prefix, keepStackDumps)
 	return path, nil
 }

@@ -1,12 +1,17 @@
 package handler
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/stoneforge/dispatch_exporter/collector"
 )
 
 // Reload serves POST /-/reload: re-read the config file. Another method
-// gets 405; a bad file gets 500 with the reason, and the old config stays.
+// gets 405; a bad file gets 500 with the reason, and the old config stays;
+// without a config file (the target came from flags) it is 400: there is
+// nothing to reload.
 func Reload(reload func() error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost && r.Method != http.MethodPut {
@@ -14,7 +19,12 @@ func Reload(reload func() error) http.Handler {
 			http.Error(w, "use POST to reload the config", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := reload(); err != nil {
+		err := reload()
+		if errors.Is(err, collector.ErrNoConfigFile) {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err != nil {
 			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
 			return
 		}

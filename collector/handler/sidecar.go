@@ -118,6 +118,9 @@ func (s *Sidecar) target(w http.ResponseWriter, r *http.Request) (*collector.Tar
 	if name == "" {
 		name = s.Default
 	}
+	// Neither answer lists the configured names: an unauthenticated caller
+	// learns nothing about the other daemons (blackbox_exporter's
+	// "Unknown module" likewise).
 	if name == "" {
 		http.Error(w, "target parameter is missing", http.StatusBadRequest)
 		return nil, false

@@ -103,7 +103,7 @@ func TestProbe(t *testing.T) {
 	assert.Equal(t, "unknown target\n", body, "and nothing more: no configured name is given away")
 	code, body = get(t, f.side.Probe, "/probe")
 	assert.Equal(t, 400, code)
-	assert.Contains(t, body, "target parameter is missing")
+	assert.Equal(t, "target parameter is missing\n", body)
 	assert.Equal(t, hits, f.daemon.Hits(), "unknown targets are never fetched")
 }
 
@@ -284,13 +284,10 @@ func TestLandingShowsStatesEscaped(t *testing.T) {
 func TestReload(t *testing.T) {
 	t.Parallel()
 	calls := 0
-	fail := false
+	var fail error
 	h := Reload(func() error {
 		calls++
-		if fail {
-			return fmt.Errorf("targets[0]: bad")
-		}
-		return nil
+		return fail
 	})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/-/reload", nil))
@@ -298,10 +295,16 @@ func TestReload(t *testing.T) {
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
 	assert.Equal(t, 200, rec.Code)
-	fail = true
+	fail = fmt.Errorf("line 1: target a: bad")
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
 	assert.Equal(t, 500, rec.Code)
-	assert.Contains(t, rec.Body.String(), "targets[0]: bad")
-	assert.Equal(t, 2, calls)
+	assert.Contains(t, rec.Body.String(), "line 1: target a: bad")
+	fail = collector.ErrNoConfigFile
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
+	assert.Equal(t, 400, rec.Code, "flag mode: nothing to reload")
+	assert.Contains(t, rec.Body.String(), "no --config.file to reload")
+	assert.NotContains(t, rec.Body.String(), "reloaded")
+	assert.Equal(t, 3, calls)
 }

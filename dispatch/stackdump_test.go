@@ -1,0 +1,87 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
+)
+
+// TestLoopStacksGoToADefaultFile: without a directory, the dump is a
+// readable file under the temporary directory, named in the log line.
+func TestLoopStacksGoToADefaultFile(t *testing.T) {
+	t.Parallel()
+	clock := dispatchtest.NewClock(t0)
+	var logs dispatchtest.Logs
+	name := fmt.Sprintf("default-dir-test-%d", time.Now().UnixNano())
+	w := newWedgeable(t, Options{Name: name, Clock: clock, Logger: logs.Logger()})
+	require.NoError(t, w.loop.Start(context.Background()))
+	<-w.entered
+	clock.Add(2 * time.Minute)
+	w.loop.Check()
+	eventually(t, func() bool { return logs.Count("goroutine stacks at WEDGED written") == 1 }, "dump written")
+	m := regexp.MustCompile(`file=(\S+)`).FindStringSubmatch(logs.String())
+	require.NotNil(t, m, logs.String())
+	path := m[1]
+	t.Cleanup(func() { _ = os.Remove(path) })
+	assert.Equal(t, defaultStackDumpDir(), filepath.Dir(path))
+	stacks, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Contains(t, string(stacks), "(*wedgeable).cycle")
+	assert.Contains(t, string(stacks), "\ngoroutine ", "one goroutine after another, on lines of their own")
+	assert.NotContains(t, logs.String(), "(*wedgeable).cycle", "the stacks stay out of the log")
+	w.unwedge()
+	require.NoError(t, w.loop.Stop(context.Background()))
+}
+
+func TestStackDumpsAreBounded(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "stacks")
+	big := bytes.Repeat([]byte("goroutine 1 [select]:\n\tmain.f()\n"), 2*maxStackDumpBytes/30)
+	var paths []string
+	for i := range keepStackDumps + 3 {
+		p, err := writeStackDump(dir, "main", t0.Add(time.Duration(i)*time.Minute), big)
+		require.NoError(t, err)
+		paths = append(paths, p)
+	}
+	other, err := writeStackDump(dir, "main-b", t0, []byte("x\n"))
+	require.NoError(t, err)
+
+	info, err := os.Stat(paths[len(paths)-1])
+	require.NoError(t, err)
+	assert.LessOrEqual(t, info.Size(), int64(maxStackDumpBytes))
+	assert.Greater(t, info.Size(), int64(maxStackDumpBytes-100))
+	last, err := os.ReadFile(paths[len(paths)-1])
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(string(last), "more bytes of goroutine stacks\n"), "says it was truncated")
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
+	kept, err := filepath.Glob(filepath.Join(dir, "wedged-main-2*.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, paths[3:], kept, "the newest %d, the oldest removed", keepStackDumps)
+	_, err = os.Stat(other)
+	assert.NoError(t, err, "another loop's dump is not this loop's to prune")
+
+	_, err = writeStackDump(dir, "main", t0.Add(time.Duration(keepStackDumps+2)*time.Minute), big)
+	assert.Error(t, err, "an existing file is never overwritten")
+}
+
+func TestTruncateStacks(t *testing.T) {
+	t.Parallel()
+	short := []byte("a\nb\n")
+	assert.Equal(t, short, truncateStacks(short, 100))
+	long := bytes.Repeat([]byte("0123456789\n"), 100)
+	got := truncateStacks(long, 200)
+	assert.LessOrEqual(t, len(got), 200)
+	assert.Equal(t, strings.Repeat("0123456789\n", 13)+"... truncated: 957 more bytes of goroutine stacks\n", string(got))
+}
