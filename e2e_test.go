@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -210,6 +211,11 @@ type stack struct {
 	demoAddr, sideAddr   string
 	demoURL, prom, amURL string
 	hook                 *webhook
+	// fake is a daemon the test drives into the states the demo cannot
+	// show (unusable answers, a whole-server hang, gone); fakeAddr is the
+	// sidecar watching it.
+	fake     *fakeDaemon
+	fakeAddr string
 }
 
 // instances are the two exporters' instance labels.
@@ -246,6 +252,10 @@ func startStack(t testing.TB, threshold string) *stack {
 	// 800ms of it, not the default 400ms, on a machine busy with other tests.
 	startProc(t, "sidecar", bin, "--target.url="+s.demoURL+"/api/daemon/status", "--target.timeout=1s", "--target.timeout-offset=100ms", "--web.listen-address="+sideAddr)
 	waitHTTP(t, sideURL+"/-/ready")
+	s.fake, s.fakeAddr = newFakeDaemon(t), freeAddr(t)
+	startProc(t, "sidecar-fake", bin, "--target.url="+s.fake.url, "--poll.stale-threshold="+threshold,
+		"--target.timeout=1s", "--target.timeout-offset=100ms", "--web.listen-address="+s.fakeAddr)
+	waitHTTP(t, "http://"+s.fakeAddr+"/-/ready")
 
 	s.hook = newWebhook(t)
 	startProc(t, "alertmanager", alertmanager,
@@ -269,8 +279,8 @@ alerting:
     - static_configs: [{targets: [%q]}]
 scrape_configs:
   - job_name: dispatch
-    static_configs: [{targets: [%q, %q]}]
-`, rules, amAddr, demoAddr, sideAddr), 0o644))
+    static_configs: [{targets: [%q, %q, %q]}]
+`, rules, amAddr, demoAddr, sideAddr, s.fakeAddr), 0o644))
 	}
 	writePromConfig("")
 	startProc(t, "prometheus", prometheus,
@@ -285,7 +295,7 @@ scrape_configs:
 		require.Eventually(t, cond, 60*time.Second, 200*time.Millisecond, "%s; notifications so far: %v", what, s.hook.alertnames())
 	}
 	eventually(func() bool {
-		r, err := promQuery(t, s.prom, `count(dispatch_up == 1) == 2 and count(rate(dispatch_poll_cycles_total[1m]) > 0) > 0`)
+		r, err := promQuery(t, s.prom, `count(dispatch_up == 1) == 3 and count(rate(dispatch_poll_cycles_total[1m]) > 0) > 0`)
 		return err == nil && len(r) == 1
 	}, "both exporters scraped a few times")
 	writePromConfig(fmt.Sprintf("%q", fastRules(t, dir)))
@@ -371,8 +381,11 @@ func TestEndToEnd(t *testing.T) {
 	assert.NotEmpty(t, r, "the dashboard's alert annotations have something to show")
 	r, err = promQuery(t, prom, dashboards.Expand(dashboards.StateQuery()))
 	require.NoError(t, err)
-	for _, s := range r {
-		assert.Equal(t, "3", s["value"].([]any)[1], "the banner panel says WEDGED (3) for %v", s["metric"])
+	for _, series := range r {
+		if series["metric"].(map[string]any)["instance"] == s.fakeAddr {
+			continue
+		}
+		assert.Equal(t, "3", series["value"].([]any)[1], "the banner panel says WEDGED (3) for %v", series["metric"])
 	}
 
 	// Unwedge and give a worker back: resolved notifications arrive.
@@ -384,6 +397,124 @@ func TestEndToEnd(t *testing.T) {
 	}
 	for _, n := range hook.alertnames() {
 		assert.Regexp(t, `^Dispatch(DaemonWedged|QueueStuck)/`, n, "no other alert fired")
+	}
+
+	// The fake daemon, through the evidence model, as Alertmanager sees it.
+	fake := s.fakeAddr
+	firing := func(alertname string) bool {
+		r, err := promQuery(t, prom, fmt.Sprintf(`ALERTS{alertstate="firing",alertname=%q,instance=%q}`, alertname, fake))
+		return err == nil && len(r) > 0
+	}
+	staleNow := func() float64 {
+		r, err := promQuery(t, prom, fmt.Sprintf(`dispatch_poll_stale{instance=%q}`, fake))
+		require.NoError(t, err)
+		require.Len(t, r, 1, "dispatch_poll_stale exists for the fake daemon")
+		var v float64
+		_, _ = fmt.Sscan(r[0]["value"].([]any)[1].(string), &v)
+		return v
+	}
+
+	// It answers 401 for much longer than the threshold: DOWN, a warning
+	// to chat; never stale, never the wedge page.
+	s.fake.set(fakeUnauthorized)
+	eventually(func() bool { _, ok := hook.received("DispatchStatusDown", fake, "firing"); return ok }, "401: status down reaches the webhook")
+	receiver, _ := hook.received("DispatchStatusDown", fake, "firing")
+	assert.Equal(t, "chat", receiver, "down warns in chat")
+	time.Sleep(5 * time.Second) // > the 3s threshold and the wedge alert's scaled for:
+	assert.Equal(t, 0.0, staleNow(), "a 401 is no evidence of a hang")
+	assert.False(t, firing("DispatchDaemonWedged"), "DOWN does not page as wedged")
+
+	// Healthy again, then the whole HTTP server hangs: judged wedged from
+	// the last usable status; the pager gets the wedge, and the down alerts
+	// of the same loop are inhibited (wedged wins).
+	s.fake.set(fakeHealthy)
+	eventually(func() bool { _, ok := hook.received("DispatchStatusDown", fake, "resolved"); return ok }, "status down resolves")
+	s.fake.set(fakeHang)
+	eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", fake, "firing"); return ok }, "a hang pages as wedged")
+	receiver, _ = hook.received("DispatchDaemonWedged", fake, "firing")
+	assert.Equal(t, "pager", receiver)
+	eventually(func() bool {
+		for _, a := range amAlerts(t, amURL, "active=false&silenced=false&inhibited=true") {
+			if a.Labels["alertname"] == "DispatchStatusDown" && a.Labels["instance"] == fake && len(a.Status.InhibitedBy) > 0 {
+				return true
+			}
+		}
+		return false
+	}, "DispatchStatusDown inhibited by DispatchDaemonWedged")
+
+	// Gone (connection refused): nothing is known of a process that does
+	// not listen. The wedge resolves, DOWN warns, and after its longer for:
+	// the critical DispatchStatusDownLong pages.
+	gone := time.Now()
+	s.fake.set(fakeGone)
+	eventually(func() bool { return staleNow() == 0 }, "refused: no longer stale")
+	eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", fake, "resolved"); return ok }, "the wedge resolves")
+	eventually(func() bool { n, ok := hook.first("DispatchStatusDownLong", fake, "firing", gone); return ok && n.Receiver == "pager" }, "a long outage pages")
+	assert.False(t, firing("DispatchDaemonWedged"), "gone is DOWN, not wedged")
+	_, refiring := hook.first("DispatchDaemonWedged", fake, "firing", gone.Add(5*time.Second))
+	assert.False(t, refiring, "no wedge page while the daemon is gone")
+}
+
+// fakeDaemon is a smithy status endpoint whose behaviour the test sets.
+type fakeDaemon struct {
+	url  string
+	srv  *http.Server
+	stop chan struct{}
+	mu   sync.Mutex
+	mode int
+}
+
+const (
+	fakeHealthy = iota
+	fakeUnauthorized
+	fakeHang
+	fakeGone
+)
+
+func newFakeDaemon(t testing.TB) *fakeDaemon {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	f := &fakeDaemon{url: "http://" + ln.Addr().String() + "/api/daemon/status", stop: make(chan struct{})}
+	f.srv = &http.Server{Handler: http.HandlerFunc(f.serve), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = f.srv.Serve(ln) }()
+	t.Cleanup(func() { f.set(fakeGone) })
+	return f
+}
+
+func (f *fakeDaemon) set(mode int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mode == fakeGone {
+		return
+	}
+	if f.mode == fakeHang && mode != fakeHang {
+		close(f.stop)
+		f.stop = make(chan struct{})
+	}
+	f.mode = mode
+	if mode == fakeGone {
+		_ = f.srv.Close()
+	}
+}
+
+func (f *fakeDaemon) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	mode, stop := f.mode, f.stop
+	f.mu.Unlock()
+	switch mode {
+	case fakeUnauthorized:
+		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+	case fakeHang:
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	default:
+		now := time.Now().UTC()
+		ts := func(t time.Time) string { return t.Format("2006-01-02T15:04:05.000Z") }
+		fmt.Fprintf(w, `{"isRunning":true,"available":true,"config":{"pollIntervalMs":1000},"health":{"readyUnassignedTasks":0,"availableWorkers":1,"computedAt":%q,"lastPollStartedAt":%q,"lastPollCompletedAt":%q}}`,
+			ts(now), ts(now.Add(-100*time.Millisecond)), ts(now.Add(-50*time.Millisecond)))
 	}
 }
 
