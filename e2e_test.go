@@ -449,7 +449,10 @@ func TestEndToEnd(t *testing.T) {
 	s.fake.set(fakeGone)
 	eventually(func() bool { return staleNow() == 0 }, "refused: no longer stale")
 	eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", fake, "resolved"); return ok }, "the wedge resolves")
-	eventually(func() bool { n, ok := hook.first("DispatchStatusDownLong", fake, "firing", gone); return ok && n.Receiver == "pager" }, "a long outage pages")
+	eventually(func() bool {
+		n, ok := hook.first("DispatchStatusDownLong", fake, "firing", gone)
+		return ok && n.Receiver == "pager"
+	}, "a long outage pages")
 	assert.False(t, firing("DispatchDaemonWedged"), "gone is DOWN, not wedged")
 	_, refiring := hook.first("DispatchDaemonWedged", fake, "firing", gone.Add(5*time.Second))
 	assert.False(t, refiring, "no wedge page while the daemon is gone")

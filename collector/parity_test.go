@@ -40,14 +40,21 @@ func TestSidecarMatchesInProcess(t *testing.T) {
 		"dispatch_ready_unassigned_tasks", "dispatch_available_workers"}
 	compare := func(state string) {
 		t.Helper()
-		side, _, _ := probe(t, sidecar)
+		side, sideState, _ := probe(t, sidecar)
 		own := values(t, inProcess)
 		for _, name := range shared {
+			require.Contains(t, own, name, "%s: in process", state)
+			require.Contains(t, side, name, "%s: sidecar", state)
 			assert.Equal(t, own[name], side[name], "%s: %s", state, name)
 		}
 		for _, ts := range []string{"dispatch_poll_last_started_seconds", "dispatch_poll_last_completed_seconds"} {
+			require.Contains(t, own, ts, "%s: in process", state)
+			require.Contains(t, side, ts, "%s: sidecar", state)
 			assert.LessOrEqual(t, math.Abs(own[ts]-side[ts]), 0.001, "%s: %s within the JSON's millisecond", state, ts)
 		}
+		ownStates := inProcess.States()
+		require.Len(t, ownStates, 1)
+		assert.Equal(t, ownStates[0].State, sideState.State, "%s: one state from both sources", state)
 	}
 
 	// Stuck, with the loop stopped so nothing moves between the two reads.
@@ -66,6 +73,17 @@ func TestSidecarMatchesInProcess(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // the JSON carries milliseconds: step off the threshold's edge
 	compare("wedged")
 	side, _, _ := probe(t, sidecar)
+	require.Contains(t, side, "dispatch_poll_stale")
 	assert.Equal(t, 1.0, side["dispatch_poll_stale"])
+	require.Contains(t, side, "dispatch_daemon_reported_stale")
 	assert.Equal(t, 1.0, side["dispatch_daemon_reported_stale"], "the demo reports its own verdict as smithy does")
+
+	// Stopped while the wedged cycle is in flight: still wedged in both,
+	// for a stop is not a recovery.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_ = d.Loop().Stop(ctx)
+	compare("wedged, then stopped")
+	side, _, _ = probe(t, sidecar)
+	assert.Equal(t, 1.0, side["dispatch_poll_stale"], "stopped with the hung cycle in flight")
 }

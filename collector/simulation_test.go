@@ -92,7 +92,7 @@ type simProcess struct {
 	blockSince time.Time
 	blockUntil time.Time // zero: forever
 	nextTick   time.Time
-	clean      bool // since its wedge or block began, the exporter saw only usable answers and hangs
+	clean      bool      // since its wedge or block began, the exporter saw only usable answers and hangs
 	sawHungAt  time.Time // the first usable answer that showed the hung cycle
 }
 
