@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app.Flag("config.file", "YAML file of named targets with HTTP client options, served on /probe?target=NAME. Reloaded on SIGHUP and POST /-/reload.").StringVar(&f.configFile)
 	configCheck := app.Flag("config.check", "Validate --config.file and exit.").Bool()
 	livenessMode := app.Flag("liveness.mode", "enforce: /-/target/healthy answers 503 when the daemon should be restarted; shadow: answers 200 and logs 'would restart'.").Default("enforce").Enum("enforce", "shadow")
+	app.Flag("liveness.restart-window", "How long /-/target/healthy goes on answering 503 for a daemon that hangs; set it to the livenessProbe's failureThreshold × periodSeconds. After it, a hang that goes on may be the process the kubelet just started, and gets a threshold of start-up.").Default("60s").DurationVar(&f.restartWindow)
 	app.Flag("liveness.timeout", "Longest /-/target/healthy waits for the daemon before answering from its last good status. Keep it under the probe's timeoutSeconds.").Default("2s").DurationVar(&f.livenessWait)
 
 	app.Flag("poll.stale-threshold", "Staleness threshold; default (0s): the daemon's, else max(60s, 10 × poll interval).").Default("0s").DurationVar(&f.staleThreshold)
@@ -143,6 +144,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		targets := collector.NewTargets(collector.TargetDefaults{
 			Timeout: f.targetTimeout, StaleThreshold: f.staleThreshold, MaxBodyBytes: int64(f.maxBody), Logger: logger,
+			RestartWindow: f.restartWindow,
 			DisableKeepAlives: f.configFile != "", // many targets: hold no idle connections
 		})
 		reloader := collector.NewReloader(f.configFile, targets, reg, logger)

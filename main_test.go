@@ -327,6 +327,7 @@ func TestBadInputExitsClearly(t *testing.T) {
 		{[]string{"--target.max-body-bytes=0"}, 2, "--target.max-body-bytes=0B: must be positive"},
 		{[]string{"--target.timeout-offset=-1s"}, 2, "--target.timeout-offset=-1s: must not be negative"},
 		{[]string{"--liveness.timeout=0s"}, 2, "--liveness.timeout=0s: must be positive"},
+		{[]string{"--liveness.restart-window=0s"}, 2, "--liveness.restart-window=0s: must be positive"},
 
 		{[]string{"--target.url=http://x/status", "--config.file=" + good}, 2, "--target.url=http://x/status: conflicts with --config.file"},
 		{[]string{"--demo", "--config.file=" + good}, 2, "--config.file=" + good + ": conflicts with --demo"},

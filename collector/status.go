@@ -30,6 +30,11 @@ type TargetOptions struct {
 	Timeout time.Duration
 	// StaleThreshold overrides the daemon's threshold and the default rule.
 	StaleThreshold time.Duration
+	// RestartWindow is how long liveness asks for the restart of a daemon
+	// that hangs before a hang that goes on counts afresh; it should equal
+	// the livenessProbe's failureThreshold × periodSeconds. Default
+	// smithy.DefaultRestartWindow.
+	RestartWindow time.Duration
 	// MaxBodyBytes caps a status body. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Loop is the loop label of the target's metrics. Default "dispatch".
@@ -112,7 +117,7 @@ func NewTarget(opts TargetOptions) *Target {
 		opts:        opts,
 		descs:       opts.shared,
 		logger:      logger,
-		tracker:     smithy.NewTracker(opts.StaleThreshold),
+		tracker:     smithy.NewTracker(opts.StaleThreshold, opts.RestartWindow),
 		transitions: dispatch.NewTransitions(log.With(logger, "loop", opts.Loop), nil),
 		failures:    map[string]uint64{},
 	}

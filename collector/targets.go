@@ -23,6 +23,8 @@ func SingleTarget(url string) *Config {
 
 // TargetDefaults apply to every target whose config does not say otherwise.
 type TargetDefaults struct {
+	// RestartWindow: see TargetOptions.RestartWindow.
+	RestartWindow  time.Duration
 	Timeout        time.Duration
 	StaleThreshold time.Duration
 	MaxBodyBytes   int64
@@ -122,6 +124,7 @@ func (s *Targets) build(tc TargetConfig, client *http.Client) *Target {
 		Client:         client,
 		Timeout:        orDefault(tc.Timeout, s.defaults.Timeout),
 		StaleThreshold: orDefault(tc.StaleThreshold, s.defaults.StaleThreshold),
+		RestartWindow:  s.defaults.RestartWindow,
 		MaxBodyBytes:   s.defaults.MaxBodyBytes,
 		Logger:         s.defaults.Logger,
 		Now:            s.defaults.Now,

@@ -36,7 +36,8 @@ type Observation struct {
 // decides with dispatch.Decide. It does no I/O and is not safe for
 // concurrent use. Every "at" is our clock, which must be monotonic.
 type Tracker struct {
-	threshold time.Duration // override; zero: the daemon's, else the default
+	threshold     time.Duration // override; zero: the daemon's, else the default
+	restartWindow time.Duration
 
 	base         *dispatch.Health // the last usable answer's loop, as judged
 	baseAt       time.Time        // our clock when it arrived
@@ -51,15 +52,23 @@ type Tracker struct {
 	seenStarted, seenCompleted sighting
 }
 
-// RestartWindow is how long liveness keeps asking for the restart of a
-// daemon that hangs: the kubelet acts within failureThreshold ×
-// periodSeconds (3 × 10s by default), which must fit in it. After it, a hang
-// that goes on may be the new process starting, and counts afresh.
-const RestartWindow = 30 * time.Second
+// DefaultRestartWindow is the default of a Tracker's restart window: the
+// failureThreshold × periodSeconds (4 × 15s) of the documented livenessProbe.
+const DefaultRestartWindow = 60 * time.Second
 
 // NewTracker returns a Tracker; a positive threshold overrides the daemon's.
-func NewTracker(threshold time.Duration) *Tracker {
-	return &Tracker{threshold: threshold}
+//
+// restartWindow (zero: DefaultRestartWindow) is how long liveness goes on
+// asking for the restart of a daemon that hangs: the kubelet restarts it
+// within failureThreshold × periodSeconds of the first 503, which should
+// equal it. After it, a hang that goes on may be the new process starting
+// (no refusal need be seen between the two), and counts afresh, so the new
+// process gets a threshold of start-up and is never shot in a loop.
+func NewTracker(threshold, restartWindow time.Duration) *Tracker {
+	if restartWindow <= 0 {
+		restartWindow = DefaultRestartWindow
+	}
+	return &Tracker{threshold: threshold, restartWindow: restartWindow}
 }
 
 // Answer takes a decoded status answered at our time at: usable when it
@@ -134,11 +143,11 @@ func (t *Tracker) Fail(e dispatch.Evidence, detail string, start, end time.Time)
 		return t.decide(Observation{Health: l.Health}, l)
 	}
 	if !t.restartAsked.IsZero() {
-		// A restart was asked for RestartWindow ago and the daemon still
+		// A restart was asked for a restart window ago and the daemon still
 		// hangs: whatever hangs now may be the process that restart started,
 		// so its hang counts afresh from here (it gets a threshold of
 		// start-up before liveness fails again).
-		if next := t.restartAsked.Add(RestartWindow); end.After(next) {
+		if next := t.restartAsked.Add(t.restartWindow); end.After(next) {
 			t.hungSince, t.restartAsked = next, time.Time{}
 		}
 	}

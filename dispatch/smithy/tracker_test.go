@@ -71,7 +71,7 @@ func TestTrackerSamples(t *testing.T) {
 		require.True(t, ok, "a case for every sample: %s", name)
 		st, err := Decode(body)
 		require.NoError(t, err)
-		a := NewTracker(c.threshold).Answer(st, ours).Assessment
+		a := NewTracker(c.threshold, 0).Answer(st, ours).Assessment
 		require.True(t, a.Up, name)
 		assert.Equal(t, dispatch.EvidenceUsable, a.Evidence, name)
 		assert.Equal(t, c.state, a.State, "%s: %s", name, a.Reason)
@@ -83,7 +83,7 @@ func TestTrackerSamples(t *testing.T) {
 func TestTrackerJudgesOnTheDaemonsClock(t *testing.T) {
 	t.Parallel()
 	for _, skew := range []time.Duration{0, 2 * time.Hour, -2 * time.Hour} {
-		tr := NewTracker(0)
+		tr := NewTracker(0, 0)
 		o := tr.Answer(status(t, skew, 0, true, d(-59), d(-61)), ours)
 		assert.False(t, judge(o).Stale, "skew %s: 59s in flight", skew)
 		o = tr.Answer(status(t, skew, sec(2), true, d(-59), d(-61)), ours.Add(sec(2)))
@@ -99,7 +99,7 @@ func TestTrackerJudgesOnTheDaemonsClock(t *testing.T) {
 func TestTrackerWithoutComputedAtJudgesByMovement(t *testing.T) {
 	t.Parallel()
 	for _, skew := range []time.Duration{10 * time.Second, -10 * time.Second, 2 * time.Hour, -2 * time.Hour} {
-		tr := NewTracker(0)
+		tr := NewTracker(0, 0)
 		answer := func(s float64, started, completed *time.Duration) Observation {
 			st := status(t, skew, sec(s), true, started, completed)
 			st.Health.ComputedAt = nil
@@ -126,7 +126,7 @@ func TestTrackerWithoutComputedAtJudgesByMovement(t *testing.T) {
 
 func TestTrackerHangTurnsStaleOnlyOnceItOutlastsTheThreshold(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0)
+	tr := NewTracker(0, 0)
 	o := tr.Answer(status(t, time.Hour, 0, true, d(-2), d(-1.9)), ours)
 	require.False(t, o.Assessment.Stale)
 
@@ -154,7 +154,7 @@ func TestTrackerHangTurnsStaleOnlyOnceItOutlastsTheThreshold(t *testing.T) {
 // process that hangs may be the one the last restart started.
 func TestTrackerWedgeGoesOnThroughAHang(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0)
+	tr := NewTracker(0, 0)
 	o := tr.Answer(status(t, 0, 0, true, d(-300), d(-305)), ours)
 	require.True(t, o.Assessment.Restart)
 	o = hang(tr, 10)
@@ -169,7 +169,7 @@ func TestTrackerWedgeGoesOnThroughAHang(t *testing.T) {
 // judged from the answer that had health.
 func TestTrackerHangJudgedFromTheLastAnswerWithHealth(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0)
+	tr := NewTracker(0, 0)
 	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
 	st := status(t, 0, sec(5), true, d(3), d(3.1))
 	st.Health = nil
@@ -190,7 +190,7 @@ func TestTrackerHangJudgedFromTheLastAnswerWithHealth(t *testing.T) {
 func TestTrackerUnusableAndRefusedNeverWedge(t *testing.T) {
 	t.Parallel()
 	for _, e := range []dispatch.Evidence{dispatch.EvidenceUnusable, dispatch.EvidenceRefused} {
-		tr := NewTracker(0)
+		tr := NewTracker(0, 0)
 		tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
 		for s := 5.0; s <= 600; s += 5 {
 			o := tr.Fail(e, "HTTP 401", ours.Add(sec(s)), ours.Add(sec(s)))
@@ -206,7 +206,7 @@ func TestTrackerUnusableAndRefusedNeverWedge(t *testing.T) {
 // not carried on to whatever listens next.
 func TestTrackerRefusalEndsAWedge(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0)
+	tr := NewTracker(0, 0)
 	require.True(t, tr.Answer(status(t, 0, 0, true, d(-300), d(-305)), ours).Assessment.Stale)
 	o := refused(tr, 5)
 	assert.False(t, o.Assessment.Stale)
@@ -219,7 +219,7 @@ func TestTrackerRefusalEndsAWedge(t *testing.T) {
 
 func TestTrackerNothingKnownBeforeTheFirstAnswer(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0)
+	tr := NewTracker(0, 0)
 	assert.Equal(t, dispatch.StateUnknown, tr.Last("no answer yet").Assessment.State)
 	o := hang(tr, 5)
 	assert.Nil(t, o.Health)
@@ -231,7 +231,7 @@ func TestTrackerNothingKnownBeforeTheFirstAnswer(t *testing.T) {
 
 func TestTrackerLastKeepsTheDecision(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0)
+	tr := NewTracker(0, 0)
 	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
 	o := tr.Last("no answer within this caller's deadline")
 	assert.False(t, o.Assessment.Up, "this caller read nothing")
@@ -247,14 +247,14 @@ func TestTrackerLastKeepsTheDecision(t *testing.T) {
 
 func TestTrackerFirstSightOfAWedgedDaemonIsStaleAtOnce(t *testing.T) {
 	t.Parallel()
-	o := NewTracker(0).Answer(status(t, 0, 0, true, d(-3600), d(-3605)), ours)
+	o := NewTracker(0, 0).Answer(status(t, 0, 0, true, d(-3600), d(-3605)), ours)
 	assert.False(t, o.Restarted)
 	assert.True(t, judge(o).Stale, "an exporter restart gives no grace to a daemon that was already wedged")
 }
 
 func TestTrackerNeverStartedIsStaleAfterTheThreshold(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0)
+	tr := NewTracker(0, 0)
 	o := tr.Answer(status(t, 0, 0, true, nil, nil), ours)
 	assert.False(t, judge(o).Stale)
 	o = tr.Answer(status(t, 0, sec(59), true, nil, nil), ours.Add(sec(59)))
@@ -271,7 +271,7 @@ func TestTrackerRestartStartsAFreshGrace(t *testing.T) {
 		"timestamps go backward": func(s float64) *Status { return status(t, 0, sec(s), true, d(-7200), d(-7200)) },
 	}
 	for name, after := range cases {
-		tr := NewTracker(0)
+		tr := NewTracker(0, 0)
 		o := tr.Answer(status(t, 0, 0, true, d(-3600), d(-3605)), ours)
 		require.True(t, judge(o).Stale, name)
 
@@ -292,7 +292,7 @@ func TestTrackerWedgeSurvivesStopAndStart(t *testing.T) {
 	t.Parallel()
 	// smithy: stop + start through the API leaves the timestamps frozen,
 	// the hung cycle still in flight (started after the last completion).
-	tr := NewTracker(0)
+	tr := NewTracker(0, 0)
 	o := tr.Answer(status(t, 0, 0, true, d(-70), d(-75)), ours)
 	require.True(t, o.Assessment.Stale)
 	o = tr.Answer(status(t, 0, sec(10), false, d(-70), d(-75)), ours.Add(sec(10)))
@@ -311,7 +311,7 @@ func TestTrackerWedgeSurvivesStopAndStart(t *testing.T) {
 // last completion (smithy's own pollStale false alarm).
 func TestTrackerStoppedIsNotStale(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0)
+	tr := NewTracker(0, 0)
 	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
 	o := tr.Answer(status(t, 0, sec(600), false, d(-2), d(-1.9)), ours.Add(sec(600)))
 	assert.False(t, o.Assessment.Stale)
@@ -320,7 +320,7 @@ func TestTrackerStoppedIsNotStale(t *testing.T) {
 
 func TestTrackerSlowStartUpAfterARestartIsNotShotAgain(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0)
+	tr := NewTracker(0, 0)
 	o := tr.Answer(status(t, 0, 0, true, d(-300), d(-305)), ours)
 	require.True(t, o.Assessment.Restart, "wedged and answering: restart it")
 
@@ -352,12 +352,12 @@ func TestTrackerSlowStartUpAfterARestartIsNotShotAgain(t *testing.T) {
 func TestTrackerNotes(t *testing.T) {
 	t.Parallel()
 	st := status(t, 0, 0, true, d(3600), d(-1))
-	o := NewTracker(0).Answer(st, ours)
+	o := NewTracker(0, 0).Answer(st, ours)
 	assert.Equal(t, []string{"health.lastPollStartedAt is after computedAt: ignored"}, o.Notes)
 	assert.True(t, o.Health.LastStarted.IsZero())
 
 	st.Health.ComputedAt = nil
-	o = NewTracker(0).Answer(st, ours.Add(-time.Hour))
+	o = NewTracker(0, 0).Answer(st, ours.Add(-time.Hour))
 	assert.Contains(t, o.Notes, "health.computedAt missing: ages measured from when each timestamp was first seen")
 	assert.False(t, o.Health.LastStarted.IsZero(), "without computedAt no timestamp is in the future")
 }
@@ -366,7 +366,7 @@ func TestTrackerMissingHealthIsUnusable(t *testing.T) {
 	t.Parallel()
 	st := status(t, 0, 0, true, d(-1), d(-1))
 	st.Health = nil
-	o := NewTracker(0).Answer(st, ours)
+	o := NewTracker(0, 0).Answer(st, ours)
 	assert.False(t, o.Assessment.Up)
 	assert.Equal(t, dispatch.EvidenceUnusable, o.Assessment.Evidence)
 	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
@@ -377,16 +377,16 @@ func TestTrackerMissingHealthIsUnusable(t *testing.T) {
 func TestTrackerThresholdPrecedence(t *testing.T) {
 	t.Parallel()
 	st := status(t, 0, 0, true, d(-1), d(-1))
-	assert.Equal(t, time.Minute, judge(NewTracker(0).Answer(st, ours)).Threshold, "default: max(60s, 10 × 5s)")
+	assert.Equal(t, time.Minute, judge(NewTracker(0, 0).Answer(st, ours)).Threshold, "default: max(60s, 10 × 5s)")
 	ms := 3000.0
 	st.Config.PollStaleThresholdMs = &ms
-	assert.Equal(t, 3*time.Second, judge(NewTracker(0).Answer(st, ours)).Threshold, "the daemon's own")
-	assert.Equal(t, 2*time.Minute, judge(NewTracker(2*time.Minute).Answer(st, ours)).Threshold, "the override")
+	assert.Equal(t, 3*time.Second, judge(NewTracker(0, 0).Answer(st, ours)).Threshold, "the daemon's own")
+	assert.Equal(t, 2*time.Minute, judge(NewTracker(2*time.Minute, 0).Answer(st, ours)).Threshold, "the override")
 }
 
 func TestTrackerNewRunAnchorsOnItsFirstCycle(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0)
+	tr := NewTracker(0, 0)
 	tr.Answer(status(t, 0, 0, false, d(-100), d(-99)), ours) // stopped
 	// Started again; its first cycle began at 5s and hangs.
 	o := tr.Answer(status(t, 0, sec(30), true, d(5), d(-99)), ours.Add(sec(30)))
@@ -398,7 +398,7 @@ func TestTrackerNewRunAnchorsOnItsFirstCycle(t *testing.T) {
 
 func TestTrackerNewRunWithinTheSameMillisecond(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0)
+	tr := NewTracker(0, 0)
 	tr.Answer(status(t, 0, 0, false, d(-100), d(-99)), ours) // stopped, looked at 0s
 	// Started at once: its first cycle is stamped with the same millisecond.
 	o := tr.Answer(status(t, 0, sec(30), true, d(0), d(-99)), ours.Add(sec(30)))
@@ -406,14 +406,14 @@ func TestTrackerNewRunWithinTheSameMillisecond(t *testing.T) {
 	assert.Equal(t, ours, o.Health.RunningSince)
 }
 
-// A hang that asked for a restart and still hangs RestartWindow later may be
+// A hang that asked for a restart and still hangs a restart window later may be
 // the new process that restart started, hanging in its start-up (no
 // refusal need be seen between the two): its hang counts afresh, so it gets
 // a threshold of start-up before liveness fails again. The wedge itself
 // goes on: nothing answered to say it ended.
 func TestTrackerHangAfterARestartRequestGetsAStartUp(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0)
+	tr := NewTracker(0, 30*time.Second)
 	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
 	var o Observation
 	for s := 10.0; s <= 65; s += 5 {
