@@ -7,12 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -129,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		mux.Handle(f.metricsPath, handler.Exposition(reg, logger, true))
 		d.Routes(mux)
 		landing.Links = append(landing.Links, web.LandingLinks{Address: demo.StatusPath, Text: "Status", Description: "the demo daemon in smithy's JSON shape"})
-		landing.ExtraHTML = demoHelp
+		landing.ExtraHTML = demoHelp((*webFlags.WebListenAddresses)[0])
 		states = lc.States
 		if err := d.Start(ctx); err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo", "err", err)
@@ -144,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		targets := collector.NewTargets(collector.TargetDefaults{
 			Timeout: f.targetTimeout, StaleThreshold: f.staleThreshold, MaxBodyBytes: int64(f.maxBody), Logger: logger,
-			RestartWindow: f.restartWindow,
+			RestartWindow:     f.restartWindow,
 			DisableKeepAlives: f.configFile != "", // many targets: hold no idle connections
 		})
 		reloader := collector.NewReloader(f.configFile, targets, reg, logger)
@@ -204,10 +206,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-const demoHelp = `<h3>Fault injection</h3><ul>
-<li><code>curl -XPOST localhost:9847/demo/wedge</code>: the next cycle hangs (optionally <code>?phase=inbox</code>) until <code>/demo/unwedge</code></li>
-<li><code>curl -XPOST 'localhost:9847/demo/workers?n=0'</code>: no workers, so ready tasks are stuck; <code>/demo/tasks?n=3</code> adds tasks</li>
-<li><code>curl -XPOST localhost:9847/demo/stop</code> and <code>/demo/start</code>: stop and start the loop</li></ul>`
+// demoHelp is the landing page's fault-injection help, with the address
+// the exporter listens on (":9847" is reached as localhost:9847).
+func demoHelp(listen string) string {
+	addr := html.EscapeString(listen)
+	if strings.HasPrefix(listen, ":") {
+		addr = "localhost" + addr
+	}
+	return `<h3>Fault injection</h3><ul>
+<li><code>curl -XPOST ` + addr + `/demo/wedge</code>: the next cycle hangs (optionally <code>?phase=inbox</code>) until <code>/demo/unwedge</code></li>
+<li><code>curl -XPOST '` + addr + `/demo/workers?n=0'</code>: no workers, so ready tasks are stuck; <code>/demo/tasks?n=3</code> adds tasks</li>
+<li><code>curl -XPOST ` + addr + `/demo/stop</code> and <code>/demo/start</code>: stop and start the loop</li></ul>`
+}
 
 // checkConfig is --config.check: load the file and build every target's
 // HTTP client, as a reload would.

@@ -102,6 +102,17 @@ func metric(body, series string) string {
 	return ""
 }
 
+// The demo's landing page tells how to inject faults at the address the
+// exporter listens on, not a fixed localhost:9847.
+func TestDemoHelpNamesTheListenAddress(t *testing.T) {
+	t.Parallel()
+	e := startExporter(t, "--demo")
+	_, body := httpGet(t, e.url("/"))
+	assert.Contains(t, body, "curl -XPOST "+e.addr+"/demo/wedge")
+	assert.NotContains(t, body, "localhost:9847")
+	assert.Equal(t, "localhost:9847/", demoHelp(":9847")[strings.Index(demoHelp(":9847"), "localhost"):][:15])
+}
+
 func TestDemoWedgeAndStuckThroughHTTP(t *testing.T) {
 	t.Parallel()
 	dumps := t.TempDir()

@@ -47,7 +47,11 @@ func (c *LoopCollector) States() []LoopState {
 	out := make([]LoopState, 0, len(c.loops))
 	for _, l := range c.loops {
 		h, a := l.Assess()
-		out = append(out, newLoopState(l.Name(), &h, a, nil, time.Time{}))
+		s := newLoopState(l.Name(), &h, a, nil, time.Time{})
+		if s.State == dispatch.StateStuck {
+			s.StuckSince = l.StuckSince()
+		}
+		out = append(out, s)
 	}
 	return out
 }

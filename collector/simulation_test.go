@@ -172,7 +172,7 @@ func simulate(seed uint64, length time.Duration) (err error) {
 
 	tgt := NewTarget(TargetOptions{Name: "sim", URL: "http://daemon.sim/api/daemon/status", Timeout: s.timeout,
 		RestartWindow: 30 * time.Second, // the kubelet below: 3 failures, 10s apart
-		Client: &http.Client{Transport: s}, Now: func() time.Time { return s.now }})
+		Client:        &http.Client{Transport: s}, Now: func() time.Time { return s.now }})
 	nextScrape, nextLiveness := t0, t0.Add(3*time.Second)
 	end := t0.Add(length)
 	for s.now.Before(end) {

@@ -26,6 +26,9 @@ type LoopState struct {
 	// Ready and Workers are ready tasks with no assignee and available
 	// workers.
 	Ready, Workers int
+	// StuckSince is when the queue turned stuck (the daemon's clock when it
+	// reports one); zero when it is not stuck or that was not seen.
+	StuckSince time.Time
 	// Reason is the decision's reason.
 	Reason string
 	// Error is the latest failure reading the status; empty while up.

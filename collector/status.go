@@ -221,7 +221,11 @@ func (t *Target) State() LoopState {
 		a := dispatch.Decide(dispatch.Look{})
 		return newLoopState(t.opts.Name, nil, a, nil, time.Time{})
 	}
-	return t.last.state(t.opts.Name)
+	s := t.last.state(t.opts.Name)
+	if s.State == dispatch.StateStuck {
+		s.StuckSince = t.transitions.StuckSince()
+	}
+	return s
 }
 
 func (r probeResult) state(name string) LoopState {

@@ -319,6 +319,10 @@ func (l *Loop) Health() Health {
 // judging places a monotonic reading on the judging clock.
 func (l *Loop) judging(mono time.Duration) time.Time { return l.epochWall.Add(mono - l.epochMono) }
 
+// StuckSince is when the watchdog saw the queue turn stuck; zero while it
+// is not stuck.
+func (l *Loop) StuckSince() time.Time { return l.transitions.StuckSince() }
+
 // Stats is a snapshot of the loop's cycle counters.
 func (l *Loop) Stats() CycleStats { return l.stats.snapshot() }
 

@@ -55,6 +55,17 @@ func (t *Transitions) Observe(h *Health, a Assessment) {
 	}
 }
 
+// StuckSince is when the queue was last seen turning stuck, on the judging
+// clock of the health it was seen in; zero while it is not stuck.
+func (t *Transitions) StuckSince() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.stuck {
+		return time.Time{}
+	}
+	return t.stuckSince
+}
+
 type logLine struct {
 	logger log.Logger
 	kv     []any

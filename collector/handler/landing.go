@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/dispatch"
 )
 
 // Landing serves exporter-toolkit's landing page with, above its links, each
@@ -19,7 +20,7 @@ func Landing(cfg web.LandingConfig, states func() []collector.LoopState) http.Ha
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := cfg
 		c.Links = append([]web.LandingLinks(nil), cfg.Links...) // NewLandingPage edits them
-		c.ExtraHTML = statesHTML(states()) + cfg.ExtraHTML
+		c.ExtraHTML = statesHTML(states(), time.Now()) + cfg.ExtraHTML
 		c.ExtraCSS = stateCSS + cfg.ExtraCSS
 		page, err := web.NewLandingPage(c)
 		if err != nil {
@@ -40,17 +41,25 @@ table.loops td, table.loops th { border: 1px solid #ccc; padding: .3em .6em; tex
 .state-healthy { background: #56a64b; color: #fff; }
 `
 
-// statesHTML is the table of verdicts. Every value is escaped: reasons and
-// errors can carry text from a remote daemon.
-// The CSS classes are the dispatch.State values. Times are on the daemon's
-// clock, so none is compared with ours.
-func statesHTML(states []collector.LoopState) string {
+// statesHTML is the table of decisions. Every value is escaped: reasons and
+// errors can carry text from a remote daemon. The CSS classes are the
+// dispatch.State values. "As of" is when the decision was taken, on our
+// clock, and how long ago; the other times are on the daemon's clock, so
+// none of them is compared with ours.
+func statesHTML(states []collector.LoopState, now time.Time) string {
 	var b strings.Builder
-	b.WriteString(`<h3>Dispatch loops</h3><table class="loops"><tr><th>loop</th><th>status</th><th>state</th><th>wedged since</th><th>no cycle completed for</th><th>why</th><th>last error</th></tr>`)
+	b.WriteString(`<h3>Dispatch loops</h3><table class="loops"><tr><th>loop</th><th>status</th><th>state</th><th>as of</th><th>wedged since</th><th>no cycle completed for</th><th>queue</th><th>why</th><th>last error</th></tr>`)
 	for _, s := range states {
 		up := "up"
-		if !s.Up {
+		switch {
+		case s.Evidence == dispatch.EvidenceNone:
+			up = "not read yet"
+		case !s.Up:
 			up = "down"
+		}
+		asOf := "now"
+		if !s.ObservedAt.IsZero() {
+			asOf = fmt.Sprintf("%s (%s ago)", s.ObservedAt.UTC().Format(time.RFC3339), now.Sub(s.ObservedAt).Truncate(time.Second))
 		}
 		since := ""
 		if !s.Since.IsZero() {
@@ -60,8 +69,15 @@ func statesHTML(states []collector.LoopState) string {
 		if s.SinceCompleted > 0 {
 			silence = s.SinceCompleted.Truncate(time.Second).String()
 		}
-		fmt.Fprintf(&b, `<tr><td>%s</td><td>%s</td><td class="state-%s"><b>%s</b></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>`,
-			html.EscapeString(s.Name), up, s.State, strings.ToUpper(string(s.State)), since, silence,
+		queue := ""
+		if s.QueueKnown {
+			queue = fmt.Sprintf("%d ready, %d available worker(s)", s.Ready, s.Workers)
+			if !s.StuckSince.IsZero() {
+				queue += "; stuck since " + s.StuckSince.UTC().Format(time.RFC3339)
+			}
+		}
+		fmt.Fprintf(&b, `<tr><td>%s</td><td>%s</td><td class="state-%s"><b>%s</b></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>`,
+			html.EscapeString(s.Name), up, s.State, strings.ToUpper(string(s.State)), asOf, since, silence, queue,
 			html.EscapeString(s.Reason), html.EscapeString(s.Error))
 	}
 	b.WriteString(`</table>`)
@@ -72,5 +88,6 @@ func statesHTML(states []collector.LoopState) string {
 	return b.String()
 }
 
-const legend = `<p><b>WEDGED</b>: the loop is stale, no cycle completed within the threshold; restart the daemon's process.
-<b>STUCK</b>: ready tasks wait and no worker is available. <b>DOWN</b>: the status could not be read.</p>`
+const legend = `<p><b>WEDGED</b>: the evidence shows a hung loop (no cycle completed within the threshold); restart the daemon's process.
+<b>STUCK</b>: ready tasks wait and no worker is available. <b>DOWN</b>: no usable status, and nothing read shows a hung loop.
+<b>UNKNOWN</b>: not read yet. <b>STOPPED</b>: the loop is stopped on purpose.</p>`

@@ -272,13 +272,40 @@ func TestLandingShowsStatesEscaped(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	body := rec.Body.String()
 	assert.Equal(t, 200, rec.Code)
-	assert.Contains(t, body, `<td class="state-wedged"><b>WEDGED</b></td><td>2026-11-26T21:00:00Z</td><td>1m30s</td>`)
+	assert.Contains(t, body, `<td class="state-wedged"><b>WEDGED</b></td><td>now</td><td>2026-11-26T21:00:00Z</td><td>1m30s</td>`)
 	assert.Contains(t, body, `&lt;script&gt;`)
 	assert.NotContains(t, body, `<script>alert`)
 	assert.Contains(t, body, `href="/metrics"`)
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/nope", nil))
 	assert.Equal(t, 404, rec.Code)
+}
+
+// The landing page shows each target's decision with when it was taken and
+// how long ago; before the first probe a target is UNKNOWN, not DOWN; a
+// stuck queue says what waits and since when.
+func TestLandingShowsAsOfUnknownAndStuck(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, collector.DefaultTargetName)
+	f.side.Default = collector.DefaultTargetName
+	page := func() string {
+		h := Landing(web.LandingConfig{Name: "dispatch_exporter"}, f.side.Targets.States)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		return rec.Body.String()
+	}
+	body := page()
+	assert.Contains(t, body, `<td class="state-unknown"><b>UNKNOWN</b></td>`, "not probed yet is not down")
+	assert.NotContains(t, body, `class="state-down"`)
+	assert.NotContains(t, body, "<td>down</td>")
+	assert.Zero(t, f.daemon.Hits(), "the page itself does not probe")
+
+	stuck := strings.Replace(status(0, at(-time.Second)), `"readyUnassignedTasks":0,"availableWorkers":1`, `"readyUnassignedTasks":3,"availableWorkers":0`, 1)
+	f.daemon.Answer(stuck)
+	get(t, f.side.Metrics, "/metrics")
+	body = page()
+	assert.Contains(t, body, `<td class="state-stuck"><b>STUCK</b></td><td>2026-11-26T21:00:00Z (`, "as of the probe, on our clock, with its age")
+	assert.Contains(t, body, "3 ready, 0 available worker(s); stuck since 2026-11-26T21:00:00Z")
 }
 
 func TestReload(t *testing.T) {
