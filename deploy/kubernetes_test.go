@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,6 +94,9 @@ func TestKubernetesDeployment(t *testing.T) {
 	assert.GreaterOrEqual(t, probe.PeriodSeconds*probe.FailureThreshold, int32(60),
 		"consecutive failures over a minute: more than a crashed sidecar's restart takes")
 	assert.Empty(t, probe.HTTPGet.Scheme, "plain HTTP without --web.config.file: see web-config/")
+	window := probe.PeriodSeconds * probe.FailureThreshold
+	assert.Contains(t, exporter.Args, fmt.Sprintf("--liveness.restart-window=%ds", window),
+		"the restart window is the kubelet's failureThreshold × periodSeconds: shorter and a hung daemon is never restarted, longer and the new process is shot too")
 }
 
 // TestKubernetesWebConfig: with --web.config.file (TLS and basic auth),
