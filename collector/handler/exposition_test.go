@@ -1,0 +1,126 @@
+package handler
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
+)
+
+// TestExpositionMatchesTheRegistry: a probe's answer, written without a
+// registry, is byte for byte what promhttp serves from a registry holding
+// the same probe, in every format a scraper may ask for and in every state
+// of the target (each smithy sample, a decode failure, a timeout).
+func TestExpositionMatchesTheRegistry(t *testing.T) {
+	t.Parallel()
+	samples, err := filepath.Glob("../../dispatch/smithy/testdata/samples/*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, samples)
+	bodies := map[string]string{"garbage": "not json", "hang": ""}
+	for _, s := range samples {
+		b, err := os.ReadFile(s)
+		require.NoError(t, err)
+		bodies[filepath.Base(s)] = string(b)
+	}
+	accepts := map[string]string{
+		"none":         "",
+		"prometheus 3": "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+		"protobuf":     "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3",
+		"text 0.0.4":   "text/plain;version=0.0.4",
+	}
+	for name, body := range bodies {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			daemon := dispatchtest.NewServer(t, body)
+			if name == "hang" {
+				daemon.Hang()
+			}
+			targets := collector.NewTargets(collector.TargetDefaults{Timeout: 100 * time.Millisecond})
+			require.NoError(t, targets.Apply(collector.SingleTarget(daemon.URL)))
+			tgt, ok := targets.Get(collector.DefaultTargetName)
+			require.True(t, ok)
+			for range 2 { // a second probe: counters and history moved
+				probe := tgt.Probe(context.Background())
+				reg := prometheus.NewRegistry()
+				reg.MustRegister(probe)
+				want := promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true})
+				var e exposer
+				for accept, header := range accepts {
+					req := httptest.NewRequest(http.MethodGet, "/probe", nil)
+					if header != "" {
+						req.Header.Set("Accept", header)
+					}
+					wantRec, gotRec := httptest.NewRecorder(), httptest.NewRecorder()
+					want.ServeHTTP(wantRec, req)
+					e.serve(gotRec, req, probe, nil)
+					require.Equal(t, 200, gotRec.Code, accept)
+					assert.Equal(t, wantRec.Header().Get("Content-Type"), gotRec.Header().Get("Content-Type"), accept)
+					assert.Equal(t, wantRec.Body.String(), gotRec.Body.String(), accept)
+					assert.Equal(t, gotRec.Body.Len(), mustAtoi(t, gotRec.Header().Get("Content-Length")), "Content-Length, %s", accept)
+				}
+				req := httptest.NewRequest(http.MethodGet, "/probe?name[]=dispatch_up", nil)
+				wantRec, gotRec := httptest.NewRecorder(), httptest.NewRecorder()
+				want.ServeHTTP(wantRec, req)
+				e.serve(gotRec, req, probe, nil)
+				assert.Equal(t, wantRec.Body.String(), gotRec.Body.String(), "name[] filter")
+				assert.True(t, strings.HasPrefix(gotRec.Body.String(), "# HELP dispatch_up "), gotRec.Body.String())
+			}
+		})
+	}
+}
+
+// TestExpositionReportsBadMetrics: a duplicate series or a metric that
+// cannot be written is left out and logged, and the rest is served, as
+// promhttp with ContinueOnError does.
+func TestExpositionReportsBadMetrics(t *testing.T) {
+	t.Parallel()
+	desc := prometheus.NewDesc("x", "An x.", []string{"l"}, nil)
+	c := collectorFunc(func(ch chan<- prometheus.Metric) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, 2, "b")
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, 1, "a")
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, 3, "a")
+		ch <- prometheus.NewInvalidMetric(desc, assert.AnError)
+	})
+	var e exposer
+	mfs, err := e.gather(c)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "same name and label values")
+	assert.ErrorIs(t, err, assert.AnError)
+	require.Len(t, mfs, 1)
+	require.Len(t, mfs[0].Metric, 2)
+	assert.Equal(t, 1.0, mfs[0].Metric[0].GetGauge().GetValue(), "sorted by label, the first of the duplicates kept")
+	assert.Equal(t, 2.0, mfs[0].Metric[1].GetGauge().GetValue())
+
+	logs := &dispatchtest.Logs{}
+	rec := httptest.NewRecorder()
+	e.serve(rec, httptest.NewRequest(http.MethodGet, "/probe", nil), c, logs.Logger())
+	assert.Equal(t, 200, rec.Code)
+	assert.Equal(t, "# HELP x An x.\n# TYPE x gauge\nx{l=\"a\"} 1\nx{l=\"b\"} 2\n", rec.Body.String())
+	assert.Equal(t, 1, logs.Count("error gathering metrics"), logs.String())
+}
+
+type collectorFunc func(chan<- prometheus.Metric)
+
+func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n := 0
+	for _, c := range s {
+		require.True(t, c >= '0' && c <= '9', "not a number: %q", s)
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
