@@ -160,7 +160,7 @@ func (e *exposer) head(m prometheus.Metric) (*familyHead, error) {
 type single struct{ m prometheus.Metric }
 
 func (s single) Describe(ch chan<- *prometheus.Desc) { ch <- s.m.Desc() }
-func (s single) Collect(ch chan<- prometheus.Metric)  { ch <- s.m }
+func (s single) Collect(ch chan<- prometheus.Metric) { ch <- s.m }
 
 func sameLabels(a, b *dto.Metric) bool {
 	return slices.EqualFunc(a.Label, b.Label, func(x, y *dto.LabelPair) bool {
