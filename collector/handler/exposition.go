@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // exposer writes one collector's metrics as a scrape answer without building
@@ -36,7 +38,13 @@ type exposer struct {
 	count    atomic.Int64
 	// buffers hold answers being written, reused across scrapes.
 	buffers sync.Pool
+	// formats remembers the format negotiated for each Accept header.
+	formats     sync.Map // string -> expfmt.Format
+	formatCount atomic.Int64
 }
+
+// maxFormats bounds exposer.formats.
+const maxFormats = 64
 
 // maxFamilies bounds exposer.families.
 const maxFamilies = 4096
@@ -48,6 +56,9 @@ const maxPooledBuffer = 1 << 20
 type familyHead struct {
 	name, help string
 	unit       *string
+	// legacy: the family's name and label names are valid legacy
+	// (pre-UTF-8) names, which every text format writes as they are.
+	legacy bool
 }
 
 // gather collects c and returns its metric families as a Registry holding
@@ -55,6 +66,22 @@ type familyHead struct {
 // sorted by label values. Metrics that fail to write are left out and
 // their errors returned, joined.
 func (e *exposer) gather(c prometheus.Collector) ([]*dto.MetricFamily, error) {
+	fams, err := e.collect(c)
+	mfs := make([]*dto.MetricFamily, len(fams))
+	for i, f := range fams {
+		mfs[i] = f.mf
+	}
+	return mfs, err
+}
+
+// family is a gathered metric family, and whether its names are all legacy.
+type family struct {
+	mf     *dto.MetricFamily
+	legacy bool
+}
+
+// collect is gather, telling which families have legacy names only.
+func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
 	ch := make(chan prometheus.Metric, 64)
 	go func() {
 		defer close(ch)
@@ -62,15 +89,20 @@ func (e *exposer) gather(c prometheus.Collector) ([]*dto.MetricFamily, error) {
 	}()
 	type entry struct {
 		desc *prometheus.Desc
-		mf   *dto.MetricFamily
+		fam  int
 	}
 	var (
 		seen []entry // a few dozen at most: a slice beats a map
-		mfs  []*dto.MetricFamily
+		fams []family
 		errs []error
+		pbs  []dto.Metric // allocated a batch at a time
 	)
 	for m := range ch {
-		pb := &dto.Metric{}
+		if len(pbs) == 0 {
+			pbs = make([]dto.Metric, 32)
+		}
+		pb := &pbs[0]
+		pbs = pbs[1:]
 		if err := m.Write(pb); err != nil {
 			errs = append(errs, fmt.Errorf("collected metric %s: %w", m.Desc(), err))
 			continue
@@ -81,38 +113,41 @@ func (e *exposer) gather(c prometheus.Collector) ([]*dto.MetricFamily, error) {
 			continue
 		}
 		d := m.Desc()
-		var mf *dto.MetricFamily
+		fam := -1
 		for _, s := range seen {
 			if s.desc == d {
-				mf = s.mf
+				fam = s.fam
 				break
 			}
 		}
-		if mf == nil {
+		if fam < 0 {
 			head, err := e.head(m)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			for _, f := range mfs { // another descriptor of the same name
-				if f.GetName() == head.name {
-					mf = f
+			for i, f := range fams { // another descriptor of the same name
+				if f.mf.GetName() == head.name {
+					fam = i
+					fams[i].legacy = f.legacy && head.legacy
 					break
 				}
 			}
-			if mf == nil {
-				mf = &dto.MetricFamily{Name: &head.name, Help: &head.help, Type: typ.Enum(), Unit: head.unit}
-				mfs = append(mfs, mf)
+			if fam < 0 {
+				fam = len(fams)
+				fams = append(fams, family{&dto.MetricFamily{Name: &head.name, Help: &head.help, Type: typ.Enum(), Unit: head.unit}, head.legacy})
 			}
-			seen = append(seen, entry{d, mf})
+			seen = append(seen, entry{d, fam})
 		}
+		mf := fams[fam].mf
 		if mf.GetType() != typ {
 			errs = append(errs, fmt.Errorf("collected metric %s is a %s, its family a %s", d, typ, mf.GetType()))
 			continue
 		}
 		mf.Metric = append(mf.Metric, pb)
 	}
-	for _, mf := range mfs {
+	for _, f := range fams {
+		mf := f.mf
 		slices.SortStableFunc(mf.Metric, compareMetrics)
 		// Two metrics of one family with the same labels: a registry
 		// keeps the first and reports the second.
@@ -124,8 +159,8 @@ func (e *exposer) gather(c prometheus.Collector) ([]*dto.MetricFamily, error) {
 			return false
 		})
 	}
-	slices.SortFunc(mfs, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
-	return mfs, errors.Join(errs...)
+	slices.SortFunc(fams, func(a, b family) int { return strings.Compare(a.mf.GetName(), b.mf.GetName()) })
+	return fams, errors.Join(errs...)
 }
 
 // head returns the name, help and unit of m's family, learning them from a
@@ -147,7 +182,11 @@ func (e *exposer) head(m prometheus.Metric) (*familyHead, error) {
 	if len(mfs) != 1 {
 		return nil, fmt.Errorf("descriptor %s: gathered %d families, want 1", d, len(mfs))
 	}
-	h := &familyHead{name: mfs[0].GetName(), help: mfs[0].GetHelp(), unit: mfs[0].Unit}
+	h := &familyHead{name: mfs[0].GetName(), help: mfs[0].GetHelp(), unit: mfs[0].Unit,
+		legacy: model.LegacyValidation.IsValidMetricName(mfs[0].GetName())}
+	for _, l := range mfs[0].Metric[0].Label { // a descriptor's metrics share label names
+		h.legacy = h.legacy && model.LegacyValidation.IsValidMetricName(l.GetName())
+	}
 	if e.count.Add(1) > maxFamilies {
 		e.families.Clear()
 		e.count.Store(1)
@@ -210,20 +249,23 @@ func compareMetrics(a, b *dto.Metric) int {
 // serve answers a scrape of c, uncompressed, in the format the scraper
 // asks for (as promhttp negotiates it, without OpenMetrics), honouring
 // promhttp's name[] filter; gather errors are logged and what could be
-// gathered is served, as promhttp.ContinueOnError does.
+// gathered is served, as promhttp.ContinueOnError does. Families of gauges,
+// counters or untyped metrics with legacy names are written in the text
+// formats here; the rest goes through expfmt. Both write the same bytes.
 func (e *exposer) serve(w http.ResponseWriter, r *http.Request, c prometheus.Collector, logger log.Logger) {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	mfs, err := e.gather(c)
+	fams, err := e.collect(c)
 	if err != nil {
 		level.Error(logger).Log("msg", "error gathering metrics: "+err.Error())
-		if len(mfs) == 0 {
+		if len(fams) == 0 {
 			http.Error(w, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
 			return
 		}
 	}
-	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
+	format := e.negotiate(r.Header)
+	text := format.FormatType() == expfmt.TypeTextPlain
 	buf, _ := e.buffers.Get().(*bytes.Buffer)
 	if buf == nil {
 		buf = &bytes.Buffer{}
@@ -236,17 +278,26 @@ func (e *exposer) serve(w http.ResponseWriter, r *http.Request, c prometheus.Col
 	}()
 	buf.Reset()
 	var filter []string
-	if r.URL != nil {
+	if r.URL != nil && strings.Contains(r.URL.RawQuery, "name") {
 		filter = r.URL.Query()["name[]"]
 	}
-	enc := expfmt.NewEncoder(buf, format)
-	for _, mf := range mfs {
-		if filter != nil && !slices.Contains(filter, mf.GetName()) {
+	var enc expfmt.Encoder
+	for _, f := range fams {
+		if filter != nil && !slices.Contains(filter, f.mf.GetName()) {
 			continue
 		}
-		if err := enc.Encode(mf); err != nil {
+		if text && f.legacy && writeText(buf, f.mf) {
+			continue
+		}
+		if enc == nil {
+			enc = expfmt.NewEncoder(buf, format)
+		}
+		if err := enc.Encode(f.mf); err != nil {
 			level.Error(logger).Log("msg", "error encoding metric family: "+err.Error())
 		}
+	}
+	if enc == nil && !text {
+		enc = expfmt.NewEncoder(buf, format) // its Close may write a trailer
 	}
 	if closer, ok := enc.(expfmt.Closer); ok {
 		if err := closer.Close(); err != nil {
@@ -258,6 +309,125 @@ func (e *exposer) serve(w http.ResponseWriter, r *http.Request, c prometheus.Col
 	h.Set("Content-Type", string(format))
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	_, _ = w.Write(buf.Bytes())
+}
+
+// negotiate is expfmt.NegotiateAccept with promhttp's default formats,
+// remembered per Accept header: a scraper sends the same one every time.
+func (e *exposer) negotiate(h http.Header) expfmt.Format {
+	accept := h.Get("Accept")
+	if f, ok := e.formats.Load(accept); ok {
+		return f.(expfmt.Format)
+	}
+	f := expfmt.NegotiateAccept(h, expfmt.DefaultAcceptedFormats()...)
+	if len(h.Values("Accept")) <= 1 { // the key must say everything negotiation read
+		if e.formatCount.Add(1) > maxFormats {
+			e.formats.Clear()
+			e.formatCount.Store(1)
+		}
+		e.formats.Store(accept, f)
+	}
+	return f
+}
+
+// writeText writes a family of gauges, counters or untyped metrics whose
+// names are legacy in the text format, as expfmt.MetricFamilyToText does,
+// and says whether it did (other types are left to expfmt).
+func writeText(buf *bytes.Buffer, mf *dto.MetricFamily) bool {
+	typ := mf.GetType()
+	var word string
+	switch typ {
+	case dto.MetricType_GAUGE:
+		word = " gauge\n"
+	case dto.MetricType_COUNTER:
+		word = " counter\n"
+	case dto.MetricType_UNTYPED:
+		word = " untyped\n"
+	default:
+		return false
+	}
+	if len(mf.Metric) == 0 {
+		return false // expfmt reports it
+	}
+	name := mf.GetName()
+	if mf.Help != nil {
+		buf.WriteString("# HELP ")
+		buf.WriteString(name)
+		buf.WriteByte(' ')
+		writeEscaped(buf, mf.GetHelp(), false)
+		buf.WriteByte('\n')
+	}
+	buf.WriteString("# TYPE ")
+	buf.WriteString(name)
+	buf.WriteString(word)
+	var num [32]byte
+	for _, m := range mf.Metric {
+		buf.WriteString(name)
+		if len(m.Label) > 0 {
+			sep := byte('{')
+			for _, l := range m.Label {
+				buf.WriteByte(sep)
+				buf.WriteString(l.GetName())
+				buf.WriteString(`="`)
+				writeEscaped(buf, l.GetValue(), true)
+				buf.WriteByte('"')
+				sep = ','
+			}
+			buf.WriteByte('}')
+		}
+		buf.WriteByte(' ')
+		var v float64
+		switch typ {
+		case dto.MetricType_GAUGE:
+			v = m.GetGauge().GetValue()
+		case dto.MetricType_COUNTER:
+			v = m.GetCounter().GetValue()
+		default:
+			v = m.GetUntyped().GetValue()
+		}
+		switch {
+		case v == 1:
+			buf.WriteByte('1')
+		case v == 0:
+			buf.WriteByte('0')
+		case v == -1:
+			buf.WriteString("-1")
+		case math.IsNaN(v):
+			buf.WriteString("NaN")
+		case math.IsInf(v, +1):
+			buf.WriteString("+Inf")
+		case math.IsInf(v, -1):
+			buf.WriteString("-Inf")
+		default:
+			buf.Write(strconv.AppendFloat(num[:0], v, 'g', -1, 64))
+		}
+		if m.TimestampMs != nil {
+			buf.WriteByte(' ')
+			buf.Write(strconv.AppendInt(num[:0], m.GetTimestampMs(), 10))
+		}
+		buf.WriteByte('\n')
+	}
+	return true
+}
+
+// writeEscaped escapes a HELP text (backslash, newline) or, quoted, a
+// label value (and double quote), as the text format asks.
+func writeEscaped(buf *bytes.Buffer, s string, quoted bool) {
+	if !strings.ContainsAny(s, "\\\n\"") {
+		buf.WriteString(s)
+		return
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			buf.WriteString(`\\`)
+		case c == '\n':
+			buf.WriteString(`\n`)
+		case c == '"' && quoted:
+			buf.WriteString(`\"`)
+		default:
+			buf.WriteByte(c)
+		}
+	}
 }
 
 // gatherer is a prometheus.Gatherer of c, gathered as gather does.

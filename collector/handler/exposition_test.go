@@ -2,6 +2,8 @@ package handler
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -78,6 +80,59 @@ func TestExpositionMatchesTheRegistry(t *testing.T) {
 				assert.True(t, strings.HasPrefix(gotRec.Body.String(), "# HELP dispatch_up "), gotRec.Body.String())
 			}
 		})
+	}
+}
+
+// TestExpositionMatchesTheRegistryEverywhere: the same for metrics a probe
+// does not make today, so the writer stays right whatever Probe becomes:
+// histograms, summaries, untyped, timestamps, special values, escapes in
+// help and label values, constant labels, a UTF-8 name.
+func TestExpositionMatchesTheRegistryEverywhere(t *testing.T) {
+	t.Parallel()
+	gauge := prometheus.NewDesc("a_gauge", "Help with \\ a backslash,\na newline and \"quotes\".", []string{"z", "a"}, prometheus.Labels{"const": "c"})
+	counter := prometheus.NewDesc("a_total", "A counter.", nil, nil)
+	untyped := prometheus.NewDesc("an_untyped", "", []string{"l"}, nil)
+	hist := prometheus.NewDesc("a_histogram_seconds", "A histogram.", []string{"l"}, nil)
+	summary := prometheus.NewDesc("a_summary", "A summary.", nil, nil)
+	utf8 := prometheus.NewDesc("odd.name with spaces", "UTF-8.", []string{"label.with.dots"}, nil)
+	c := collectorFunc(func(ch chan<- prometheus.Metric) {
+		for i, v := range []float64{1, 0, -1, 0.1, 1e21, -3.5e-9, math.NaN(), math.Inf(1), math.Inf(-1), 123456789} {
+			ch <- prometheus.MustNewConstMetric(gauge, prometheus.GaugeValue, v, fmt.Sprintf("v%02d", i), "x\\y\n\"z\"")
+		}
+		ch <- prometheus.NewMetricWithTimestamp(time.UnixMilli(1764190800123), prometheus.MustNewConstMetric(counter, prometheus.CounterValue, 42))
+		ch <- prometheus.MustNewConstMetric(untyped, prometheus.UntypedValue, 7, "é")
+		ch <- prometheus.MustNewConstMetric(untyped, prometheus.UntypedValue, 8, "a")
+		ch <- prometheus.MustNewConstHistogram(hist, 3, 1.5, map[float64]uint64{0.1: 1, 1: 2, 10: 3}, "b")
+		ch <- prometheus.MustNewConstHistogram(hist, 0, 0, map[float64]uint64{0.1: 0}, "a")
+		ch <- prometheus.MustNewConstSummary(summary, 2, 3, map[float64]float64{0.5: 1, 0.99: 2})
+		ch <- prometheus.MustNewConstMetric(utf8, prometheus.GaugeValue, 1, "v")
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(describedBy{c, []*prometheus.Desc{gauge, counter, untyped, hist, summary, utf8}})
+	want := promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true})
+	var e exposer
+	for _, accept := range []string{"", "text/plain;version=0.0.4", "text/plain;version=1.0.0;escaping=allow-utf-8",
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"} {
+		req := httptest.NewRequest(http.MethodGet, "/probe", nil)
+		req.Header.Set("Accept", accept)
+		wantRec, gotRec := httptest.NewRecorder(), httptest.NewRecorder()
+		want.ServeHTTP(wantRec, req)
+		e.serve(gotRec, req, c, nil)
+		assert.Equal(t, wantRec.Header().Get("Content-Type"), gotRec.Header().Get("Content-Type"), accept)
+		assert.Equal(t, wantRec.Body.String(), gotRec.Body.String(), accept)
+		assert.Contains(t, gotRec.Body.String(), "a_histogram_seconds", accept)
+	}
+}
+
+// describedBy is a collector with its descriptors listed, for a registry.
+type describedBy struct {
+	prometheus.Collector
+	descs []*prometheus.Desc
+}
+
+func (d describedBy) Describe(ch chan<- *prometheus.Desc) {
+	for _, x := range d.descs {
+		ch <- x
 	}
 }
 
