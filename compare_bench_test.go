@@ -423,27 +423,3 @@ func (s *statusServer) status(key string, i int) string {
 
 // hits is the number of status requests counted under key.
 func (s *statusServer) hits(key string) int64 { return s.counter(key).Load() }
-
-// sampleServer serves a smithy sample on every path but hang, where it
-// never answers until the benchmark ends.
-func sampleServer(b testing.TB, sample, hang string) *httptest.Server {
-	b.Helper()
-	body, err := os.ReadFile(filepath.Join("dispatch", "smithy", "testdata", "samples", sample))
-	if err != nil {
-		b.Fatal(err)
-	}
-	stop := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == hang {
-			select {
-			case <-stop:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	}))
-	b.Cleanup(func() { close(stop); srv.Close() })
-	return srv
-}

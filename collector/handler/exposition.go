@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -38,10 +39,19 @@ type exposer struct {
 	count    atomic.Int64
 	// buffers hold answers being written, reused across scrapes.
 	buffers sync.Pool
+	// chans and lists are what metrics collects into.
+	chans, lists sync.Pool
 	// formats remembers the format negotiated for each Accept header.
 	formats     sync.Map // string -> expfmt.Format
 	formatCount atomic.Int64
 }
+
+// collectBuffer is how many metrics one Collect may send before the
+// exposer has to drain them from another goroutine; a probe sends about 25.
+const collectBuffer = 256
+
+// spillAfter is how long a Collect runs before a drainer starts.
+const spillAfter = 5 * time.Millisecond
 
 // maxFormats bounds exposer.formats.
 const maxFormats = 64
@@ -82,10 +92,10 @@ type family struct {
 
 // collect is gather, telling which families have legacy names only.
 func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
-	ch := make(chan prometheus.Metric, 64)
-	go func() {
-		defer close(ch)
-		c.Collect(ch)
+	metrics := e.metrics(c)
+	defer func() {
+		clear(metrics) // no metric kept alive by the pool
+		e.lists.Put(&metrics)
 	}()
 	type entry struct {
 		desc *prometheus.Desc
@@ -97,7 +107,7 @@ func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
 		errs []error
 		pbs  []dto.Metric // allocated a batch at a time
 	)
-	for m := range ch {
+	for _, m := range metrics {
 		if len(pbs) == 0 {
 			pbs = make([]dto.Metric, 32)
 		}
@@ -161,6 +171,53 @@ func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
 	}
 	slices.SortFunc(fams, func(a, b family) int { return strings.Compare(a.mf.GetName(), b.mf.GetName()) })
 	return fams, errors.Join(errs...)
+}
+
+// metrics runs c.Collect on the caller's goroutine into a pooled channel
+// big enough for any probe, and returns what it sent, in order. Profiled,
+// a goroutine per Collect (what a registry does) cost a wake-up of another
+// thread per scrape. Should a collector ever send more than the channel
+// holds, a drainer started after spillAfter takes the rest: slower, never
+// stuck.
+func (e *exposer) metrics(c prometheus.Collector) []prometheus.Metric {
+	ch, _ := e.chans.Get().(chan prometheus.Metric)
+	if ch == nil {
+		ch = make(chan prometheus.Metric, collectBuffer)
+	}
+	defer e.chans.Put(ch) // empty again when put back
+	var out []prometheus.Metric
+	if p, ok := e.lists.Get().(*[]prometheus.Metric); ok {
+		out = (*p)[:0]
+	}
+	var (
+		spilled []prometheus.Metric
+		quit    = make(chan struct{})
+		done    = make(chan struct{})
+	)
+	drainer := time.AfterFunc(spillAfter, func() {
+		defer close(done)
+		for {
+			select {
+			case m := <-ch:
+				spilled = append(spilled, m)
+			case <-quit:
+				for len(ch) > 0 {
+					spilled = append(spilled, <-ch)
+				}
+				return
+			}
+		}
+	})
+	c.Collect(ch)
+	if !drainer.Stop() {
+		close(quit)
+		<-done
+		out = append(out, spilled...)
+	}
+	for len(ch) > 0 {
+		out = append(out, <-ch)
+	}
+	return out
 }
 
 // head returns the name, help and unit of m's family, learning them from a

@@ -166,6 +166,35 @@ func TestExpositionReportsBadMetrics(t *testing.T) {
 	assert.Equal(t, 1, logs.Count("error gathering metrics"), logs.String())
 }
 
+// TestExpositionOfMoreMetricsThanItsBuffer: a collector that sends more
+// metrics than the collect buffer holds is drained from another goroutine
+// and served whole, in order, every time.
+func TestExpositionOfMoreMetricsThanItsBuffer(t *testing.T) {
+	t.Parallel()
+	desc := prometheus.NewDesc("many", "Many.", []string{"i"}, nil)
+	const n = 3*collectBuffer + 7
+	c := collectorFunc(func(ch chan<- prometheus.Metric) {
+		for i := range n {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(i), fmt.Sprintf("%04d", i))
+		}
+	})
+	var e exposer
+	for range 3 {
+		mfs, err := e.gather(c)
+		require.NoError(t, err)
+		require.Len(t, mfs, 1)
+		require.Len(t, mfs[0].Metric, n)
+		for i, m := range mfs[0].Metric {
+			require.Equal(t, float64(i), m.GetGauge().GetValue())
+		}
+	}
+	small, err := e.gather(collectorFunc(func(ch chan<- prometheus.Metric) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, 1, "x")
+	}))
+	require.NoError(t, err)
+	require.Len(t, small[0].Metric, 1, "the pooled channel came back empty")
+}
+
 type collectorFunc func(chan<- prometheus.Metric)
 
 func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
