@@ -42,7 +42,7 @@ type exposer struct {
 	// chans and lists are what metrics collects into.
 	chans, lists sync.Pool
 	// formats remembers the format negotiated for each Accept header.
-	formats     sync.Map // string -> expfmt.Format
+	formats     sync.Map // string -> negotiated
 	formatCount atomic.Int64
 }
 
@@ -321,8 +321,7 @@ func (e *exposer) serve(w http.ResponseWriter, r *http.Request, c prometheus.Col
 			return
 		}
 	}
-	format := e.negotiate(r.Header)
-	text := format.FormatType() == expfmt.TypeTextPlain
+	format, text := e.negotiate(r.Header)
 	buf, _ := e.buffers.Get().(*bytes.Buffer)
 	if buf == nil {
 		buf = &bytes.Buffer{}
@@ -369,21 +368,30 @@ func (e *exposer) serve(w http.ResponseWriter, r *http.Request, c prometheus.Col
 }
 
 // negotiate is expfmt.NegotiateAccept with promhttp's default formats,
-// remembered per Accept header: a scraper sends the same one every time.
-func (e *exposer) negotiate(h http.Header) expfmt.Format {
+// and whether that format is a text one, remembered per Accept header: a
+// scraper sends the same one every time.
+func (e *exposer) negotiate(h http.Header) (expfmt.Format, bool) {
 	accept := h.Get("Accept")
 	if f, ok := e.formats.Load(accept); ok {
-		return f.(expfmt.Format)
+		nf := f.(negotiated)
+		return nf.format, nf.text
 	}
 	f := expfmt.NegotiateAccept(h, expfmt.DefaultAcceptedFormats()...)
+	nf := negotiated{f, f.FormatType() == expfmt.TypeTextPlain}
 	if len(h.Values("Accept")) <= 1 { // the key must say everything negotiation read
 		if e.formatCount.Add(1) > maxFormats {
 			e.formats.Clear()
 			e.formatCount.Store(1)
 		}
-		e.formats.Store(accept, f)
+		e.formats.Store(accept, nf)
 	}
-	return f
+	return nf.format, nf.text
+}
+
+// negotiated is a negotiated format and whether it is a text one.
+type negotiated struct {
+	format expfmt.Format
+	text   bool
 }
 
 // writeText writes a family of gauges, counters or untyped metrics whose

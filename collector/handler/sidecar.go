@@ -131,9 +131,12 @@ func Exposition(g prometheus.Gatherer, logger log.Logger, compress bool) http.Ha
 // X-Prometheus-Scrape-Timeout-Seconds header) minus offset.
 func scrapeContext(r *http.Request, offset time.Duration) (context.Context, context.CancelFunc) {
 	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
+	if v == "" {
+		return r.Context(), func() {} // the target's own timeout bounds the probe
+	}
 	secs, err := strconv.ParseFloat(v, 64)
-	if v == "" || err != nil || secs <= 0 {
-		return context.WithCancel(r.Context())
+	if err != nil || secs <= 0 {
+		return r.Context(), func() {}
 	}
 	timeout := time.Duration(secs*float64(time.Second)) - offset
 	if timeout <= 0 {
