@@ -423,3 +423,28 @@ func (s *statusServer) status(key string, i int) string {
 
 // hits is the number of status requests counted under key.
 func (s *statusServer) hits(key string) int64 { return s.counter(key).Load() }
+
+// TestFloorServer keeps the comparison's floor honest and building (go vet
+// and go test skip testdata): one probe is one status fetch, and the answer
+// is the size asked for, with a Content-Length.
+func TestFloorServer(t *testing.T) {
+	t.Parallel()
+	srv := newStatusServer(t, "stuck.json")
+	addr := freeAddr(t)
+	startProc(t, "floor", buildFloor(t), "--listen="+addr, "--target="+srv.status("floor", 0), "--size=4051", "--lifetime=1m")
+	waitHTTP(t, "http://"+addr+"/-/ready")
+	for i := range 3 {
+		resp, err := http.Get("http://" + addr + "/probe")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(body) != 4051 || resp.ContentLength != 4051 {
+			t.Fatalf("HTTP %d, %d bytes (Content-Length %d), %v", resp.StatusCode, len(body), resp.ContentLength, err)
+		}
+		if got := srv.hits("floor"); got != int64(i+1) {
+			t.Fatalf("%d status fetches after %d probes", got, i+1)
+		}
+	}
+}
