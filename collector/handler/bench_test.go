@@ -67,7 +67,7 @@ func BenchmarkProbeExposition(b *testing.B) {
 		var e exposer
 		b.ReportAllocs()
 		for b.Loop() {
-			e.serve(discard{}, req, probe, nil)
+			e.serve(discard{}, req, nil, probe, nil, false)
 		}
 	})
 	b.Run("registry", func(b *testing.B) {

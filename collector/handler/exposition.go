@@ -2,10 +2,12 @@ package handler
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -41,6 +44,11 @@ type exposer struct {
 	buffers sync.Pool
 	// chans and lists are what metrics collects into.
 	chans, lists sync.Pool
+	// gzips are gzip writers, reused.
+	gzips sync.Pool
+	// encodings remembers the content encoding for each Accept-Encoding.
+	encodings     sync.Map // string -> string
+	encodingCount atomic.Int64
 	// formats remembers the format negotiated for each Accept header.
 	formats     sync.Map // string -> negotiated
 	formatCount atomic.Int64
@@ -303,18 +311,39 @@ func compareMetrics(a, b *dto.Metric) int {
 	return int(min(max(a.GetTimestampMs()-b.GetTimestampMs(), -1), 1))
 }
 
-// serve answers a scrape of c, uncompressed, in the format the scraper
-// asks for (as promhttp negotiates it, without OpenMetrics), honouring
-// promhttp's name[] filter; gather errors are logged and what could be
-// gathered is served, as promhttp.ContinueOnError does. Families of gauges,
-// counters or untyped metrics with legacy names are written in the text
-// formats here; the rest goes through expfmt. Both write the same bytes.
-func (e *exposer) serve(w http.ResponseWriter, r *http.Request, c prometheus.Collector, logger log.Logger) {
+// serve answers a scrape of what self gathers and c collects (either may
+// be nil) as promhttp.HandlerFor(prometheus.Gatherers{self, c}) would: in
+// the format the scraper asks for (without OpenMetrics), gzipped when it
+// asks for that and compress is set, honouring the name[] filter; gather
+// errors are logged and what could be gathered is served, as
+// promhttp.ContinueOnError does. The answer is buffered and sent with a
+// Content-Length. Families of gauges, counters or untyped metrics with
+// legacy names are written in the text formats here; the rest goes through
+// expfmt. Both write the same bytes.
+func (e *exposer) serve(w http.ResponseWriter, r *http.Request, self prometheus.Gatherer, c prometheus.Collector, logger log.Logger, compress bool) {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	fams, err := e.collect(c)
-	if err != nil {
+	var (
+		fams []family
+		errs []error
+	)
+	if c != nil {
+		var err error
+		fams, err = e.collect(c)
+		errs = append(errs, err)
+	}
+	if self != nil {
+		mfs, err := self.Gather()
+		errs = append(errs, err)
+		var clash bool
+		if fams, clash = merge(fams, mfs); clash {
+			// A family both in self and c: let promhttp merge them.
+			Exposition(prometheus.Gatherers{self, e.gatherer(c)}, logger, compress).ServeHTTP(w, r)
+			return
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		level.Error(logger).Log("msg", "error gathering metrics: "+err.Error())
 		if len(fams) == 0 {
 			http.Error(w, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
@@ -362,9 +391,101 @@ func (e *exposer) serve(w http.ResponseWriter, r *http.Request, c prometheus.Col
 	}
 	h := w.Header()
 	h.Add("Vary", "Accept")
+	body := buf.Bytes()
+	if compress {
+		h.Add("Vary", "Accept-Encoding")
+		if e.encoding(r.Header) == "gzip" {
+			zipped, _ := e.buffers.Get().(*bytes.Buffer)
+			if zipped == nil {
+				zipped = &bytes.Buffer{}
+			}
+			defer func() {
+				if zipped.Cap() <= maxPooledBuffer {
+					zipped.Reset()
+					e.buffers.Put(zipped)
+				}
+			}()
+			zipped.Reset()
+			gz, _ := e.gzips.Get().(*gzip.Writer)
+			if gz == nil {
+				gz = gzip.NewWriter(zipped)
+			} else {
+				gz.Reset(zipped)
+			}
+			_, _ = gz.Write(body) // a bytes.Buffer takes everything
+			_ = gz.Close()
+			e.gzips.Put(gz)
+			body = zipped.Bytes()
+			h.Set("Content-Encoding", "gzip")
+		}
+	}
 	h.Set("Content-Type", string(format))
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	_, _ = w.Write(buf.Bytes())
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+// encoding is the content encoding promhttp would choose for a request
+// with these headers, among identity and gzip, learned from promhttp
+// itself once per Accept-Encoding header and remembered.
+func (e *exposer) encoding(h http.Header) string {
+	values := h.Values("Accept-Encoding")
+	key := strings.Join(values, "\n")
+	if v, ok := e.encodings.Load(key); ok {
+		return v.(string)
+	}
+	req := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/"}, Header: http.Header{"Accept-Encoding": values}}
+	rec := headers{}
+	promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{}).ServeHTTP(rec, req)
+	enc := rec.Header().Get("Content-Encoding")
+	if enc == "" {
+		enc = "identity"
+	}
+	if e.encodingCount.Add(1) > maxFormats {
+		e.encodings.Clear()
+		e.encodingCount.Store(1)
+	}
+	e.encodings.Store(key, enc)
+	return enc
+}
+
+// headers is a ResponseWriter that keeps only the headers.
+type headers http.Header
+
+func (h headers) Header() http.Header         { return http.Header(h) }
+func (h headers) Write(p []byte) (int, error) { return len(p), nil }
+func (h headers) WriteHeader(int)             {}
+
+// merge adds gathered families, sorted by name, to collected ones, keeping
+// the order; clash says a name is in both.
+func merge(collected []family, gathered []*dto.MetricFamily) (_ []family, clash bool) {
+	out := make([]family, 0, len(collected)+len(gathered))
+	i := 0
+	for _, mf := range gathered {
+		for i < len(collected) && collected[i].mf.GetName() < mf.GetName() {
+			out = append(out, collected[i])
+			i++
+		}
+		if i < len(collected) && collected[i].mf.GetName() == mf.GetName() {
+			return nil, true
+		}
+		out = append(out, family{mf, legacyNames(mf)})
+	}
+	return append(out, collected[i:]...), false
+}
+
+// legacyNames says whether a family's name and label names are all legacy.
+func legacyNames(mf *dto.MetricFamily) bool {
+	if !model.LegacyValidation.IsValidMetricName(mf.GetName()) {
+		return false
+	}
+	for _, m := range mf.Metric {
+		for _, l := range m.Label {
+			if !model.LegacyValidation.IsValidMetricName(l.GetName()) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // negotiate is expfmt.NegotiateAccept with promhttp's default formats,

@@ -1,8 +1,11 @@
 package handler
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -66,7 +69,7 @@ func TestExpositionMatchesTheRegistry(t *testing.T) {
 					}
 					wantRec, gotRec := httptest.NewRecorder(), httptest.NewRecorder()
 					want.ServeHTTP(wantRec, req)
-					e.serve(gotRec, req, probe, nil)
+					e.serve(gotRec, req, nil, probe, nil, false)
 					require.Equal(t, 200, gotRec.Code, accept)
 					assert.Equal(t, wantRec.Header().Get("Content-Type"), gotRec.Header().Get("Content-Type"), accept)
 					assert.Equal(t, wantRec.Body.String(), gotRec.Body.String(), accept)
@@ -75,7 +78,7 @@ func TestExpositionMatchesTheRegistry(t *testing.T) {
 				req := httptest.NewRequest(http.MethodGet, "/probe?name[]=dispatch_up", nil)
 				wantRec, gotRec := httptest.NewRecorder(), httptest.NewRecorder()
 				want.ServeHTTP(wantRec, req)
-				e.serve(gotRec, req, probe, nil)
+				e.serve(gotRec, req, nil, probe, nil, false)
 				assert.Equal(t, wantRec.Body.String(), gotRec.Body.String(), "name[] filter")
 				assert.True(t, strings.HasPrefix(gotRec.Body.String(), "# HELP dispatch_up "), gotRec.Body.String())
 			}
@@ -117,7 +120,7 @@ func TestExpositionMatchesTheRegistryEverywhere(t *testing.T) {
 		req.Header.Set("Accept", accept)
 		wantRec, gotRec := httptest.NewRecorder(), httptest.NewRecorder()
 		want.ServeHTTP(wantRec, req)
-		e.serve(gotRec, req, c, nil)
+		e.serve(gotRec, req, nil, c, nil, false)
 		assert.Equal(t, wantRec.Header().Get("Content-Type"), gotRec.Header().Get("Content-Type"), accept)
 		assert.Equal(t, wantRec.Body.String(), gotRec.Body.String(), accept)
 		assert.Contains(t, gotRec.Body.String(), "a_histogram_seconds", accept)
@@ -134,6 +137,71 @@ func (d describedBy) Describe(ch chan<- *prometheus.Desc) {
 	for _, x := range d.descs {
 		ch <- x
 	}
+}
+
+// TestMetricsMatchesPromhttp: /metrics (the exporter's own registry and
+// the default target's probe) serves what promhttp served from both
+// gathered together, with the same content encoding for every
+// Accept-Encoding, and a Content-Length.
+func TestMetricsMatchesPromhttp(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, collector.DefaultTargetName)
+	f.side.Default = collector.DefaultTargetName
+	f.daemon.Answer(status(0, at(-time.Second)))
+	tgt, ok := f.side.Targets.Get(collector.DefaultTargetName)
+	require.True(t, ok)
+	probe := tgt.Probe(context.Background())
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(probe)
+	want := Exposition(prometheus.Gatherers{f.side.Self, reg}, nil, true)
+	for _, ae := range []string{"", "gzip", "gzip, deflate, br", "identity", "gzip;q=0, identity", "br", "*", "gzip;q=0.5, identity;q=0.8"} {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if ae != "" {
+			req.Header.Set("Accept-Encoding", ae)
+		}
+		wantRec, gotRec := httptest.NewRecorder(), httptest.NewRecorder()
+		want.ServeHTTP(wantRec, req)
+		f.side.exposer.serve(gotRec, req, f.side.Self, probe, nil, true)
+		require.Equal(t, 200, gotRec.Code, ae)
+		assert.Equal(t, wantRec.Header().Get("Content-Encoding"), gotRec.Header().Get("Content-Encoding"), ae)
+		assert.Equal(t, wantRec.Header().Get("Content-Type"), gotRec.Header().Get("Content-Type"), ae)
+		assert.Equal(t, wantRec.Header().Values("Vary"), gotRec.Header().Values("Vary"), ae)
+		assert.Equal(t, gotRec.Body.Len(), mustAtoi(t, gotRec.Header().Get("Content-Length")), ae)
+		assert.Equal(t, unzip(t, wantRec), unzip(t, gotRec), ae)
+		assert.Contains(t, unzip(t, gotRec), "self_metric 0\n", ae)
+		assert.Contains(t, unzip(t, gotRec), `dispatch_up{loop="dispatch"} 1`, ae)
+	}
+}
+
+// TestMetricsWithAFamilyInBoth: a family the exporter's registry and the
+// probe both hold is merged, as promhttp merges it.
+func TestMetricsWithAFamilyInBoth(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, collector.DefaultTargetName)
+	f.daemon.Answer(status(0, at(-time.Second)))
+	self := prometheus.NewRegistry()
+	up := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dispatch_up",
+		Help: "1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the latest status request succeeded and parsed."}, []string{"loop"})
+	up.WithLabelValues("other").Set(1)
+	self.MustRegister(up)
+	tgt, _ := f.side.Targets.Get(collector.DefaultTargetName)
+	rec := httptest.NewRecorder()
+	f.side.exposer.serve(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil), self, tgt.Probe(context.Background()), nil, true)
+	assert.Equal(t, 200, rec.Code)
+	assert.Equal(t, 1, strings.Count(rec.Body.String(), "# TYPE dispatch_up gauge"), rec.Body.String())
+	assert.Contains(t, rec.Body.String(), "dispatch_up{loop=\"dispatch\"} 1\ndispatch_up{loop=\"other\"} 1\n")
+}
+
+func unzip(t *testing.T, rec *httptest.ResponseRecorder) string {
+	t.Helper()
+	if rec.Header().Get("Content-Encoding") != "gzip" {
+		return rec.Body.String()
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(rec.Body.Bytes()))
+	require.NoError(t, err)
+	b, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	return string(b)
 }
 
 // TestExpositionReportsBadMetrics: a duplicate series or a metric that
@@ -160,7 +228,7 @@ func TestExpositionReportsBadMetrics(t *testing.T) {
 
 	logs := &dispatchtest.Logs{}
 	rec := httptest.NewRecorder()
-	e.serve(rec, httptest.NewRequest(http.MethodGet, "/probe", nil), c, logs.Logger())
+	e.serve(rec, httptest.NewRequest(http.MethodGet, "/probe", nil), nil, c, logs.Logger(), false)
 	assert.Equal(t, 200, rec.Code)
 	assert.Equal(t, "# HELP x An x.\n# TYPE x gauge\nx{l=\"a\"} 1\nx{l=\"b\"} 2\n", rec.Body.String())
 	assert.Equal(t, 1, logs.Count("error gathering metrics"), logs.String())

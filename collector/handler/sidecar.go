@@ -46,13 +46,13 @@ type Sidecar struct {
 // Metrics serves the exporter's own metrics and, with a default target,
 // that target's, read now.
 func (s *Sidecar) Metrics(w http.ResponseWriter, r *http.Request) {
-	gatherers := prometheus.Gatherers{s.Self}
+	var probe prometheus.Collector
 	if s.Default != "" {
 		if t, ok := s.Targets.Get(s.Default); ok {
-			gatherers = append(gatherers, s.exposer.gatherer(s.probe(r, t)))
+			probe = s.probe(r, t)
 		}
 	}
-	Exposition(gatherers, s.Logger, true).ServeHTTP(w, r)
+	s.exposer.serve(w, r, s.Self, probe, s.Logger, true)
 }
 
 // Probe serves one configured target: /probe?target=NAME. Unknown names get
@@ -62,7 +62,7 @@ func (s *Sidecar) Probe(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.exposer.serve(w, r, s.probe(r, t), s.Logger)
+	s.exposer.serve(w, r, nil, s.probe(r, t), s.Logger, false)
 }
 
 // TargetHealthy is a liveness probe for the daemon's container: 200 while
