@@ -74,6 +74,9 @@ const maxPooledBuffer = 1 << 20
 type familyHead struct {
 	name, help string
 	unit       *string
+	// typ is the type of the metric the head was learned from: shared by
+	// the families of that type, never written to.
+	typ *dto.MetricType
 	// legacy: the family's name and label names are valid legacy
 	// (pre-UTF-8) names, which every text format writes as they are.
 	legacy bool
@@ -110,17 +113,17 @@ func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
 		fam  int
 	}
 	var (
-		seen []entry // a few dozen at most: a slice beats a map
-		fams []family
-		errs []error
-		pbs  []dto.Metric // allocated a batch at a time
+		seen   []entry // a few dozen at most: a slice beats a map
+		fams   []family
+		errs   []error
+		pbs    = make([]dto.Metric, len(metrics))          // one allocation for all
+		mfs    = make([]dto.MetricFamily, 0, len(metrics)) // for all families
+		famOf  = make([]int, len(metrics))                 // each metric's family, -1: left out
+		counts []int
 	)
-	for _, m := range metrics {
-		if len(pbs) == 0 {
-			pbs = make([]dto.Metric, 32)
-		}
-		pb := &pbs[0]
-		pbs = pbs[1:]
+	for i, m := range metrics {
+		famOf[i] = -1
+		pb := &pbs[i]
 		if err := m.Write(pb); err != nil {
 			errs = append(errs, fmt.Errorf("collected metric %s: %w", m.Desc(), err))
 			continue
@@ -153,16 +156,32 @@ func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
 			}
 			if fam < 0 {
 				fam = len(fams)
-				fams = append(fams, family{&dto.MetricFamily{Name: &head.name, Help: &head.help, Type: typ.Enum(), Unit: head.unit}, head.legacy})
+				t := head.typ
+				if t == nil || *t != typ {
+					t = typ.Enum()
+				}
+				mfs = append(mfs, dto.MetricFamily{Name: &head.name, Help: &head.help, Type: t, Unit: head.unit})
+				fams = append(fams, family{&mfs[len(mfs)-1], head.legacy})
+				counts = append(counts, 0)
 			}
 			seen = append(seen, entry{d, fam})
 		}
-		mf := fams[fam].mf
-		if mf.GetType() != typ {
-			errs = append(errs, fmt.Errorf("collected metric %s is a %s, its family a %s", d, typ, mf.GetType()))
+		if got := fams[fam].mf.GetType(); got != typ {
+			errs = append(errs, fmt.Errorf("collected metric %s is a %s, its family a %s", d, typ, got))
 			continue
 		}
-		mf.Metric = append(mf.Metric, pb)
+		famOf[i] = fam
+		counts[fam]++
+	}
+	all := make([]*dto.Metric, 0, len(metrics)) // each family's metrics, a slice of one array
+	for i, f := range fams {
+		f.mf.Metric = all[len(all) : len(all) : len(all)+counts[i]]
+		all = all[:len(all)+counts[i]]
+	}
+	for i, fam := range famOf {
+		if fam >= 0 {
+			fams[fam].mf.Metric = append(fams[fam].mf.Metric, &pbs[i])
+		}
 	}
 	for _, f := range fams {
 		mf := f.mf
@@ -247,7 +266,7 @@ func (e *exposer) head(m prometheus.Metric) (*familyHead, error) {
 	if len(mfs) != 1 {
 		return nil, fmt.Errorf("descriptor %s: gathered %d families, want 1", d, len(mfs))
 	}
-	h := &familyHead{name: mfs[0].GetName(), help: mfs[0].GetHelp(), unit: mfs[0].Unit,
+	h := &familyHead{name: mfs[0].GetName(), help: mfs[0].GetHelp(), unit: mfs[0].Unit, typ: mfs[0].Type,
 		legacy: model.LegacyValidation.IsValidMetricName(mfs[0].GetName())}
 	for _, l := range mfs[0].Metric[0].Label { // a descriptor's metrics share label names
 		h.legacy = h.legacy && model.LegacyValidation.IsValidMetricName(l.GetName())
