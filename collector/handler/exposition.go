@@ -24,14 +24,20 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// exposer writes one collector's metrics as a scrape answer without building
-// a prometheus.Registry per scrape: it collects the metrics, groups and
-// sorts them exactly as Registry.Gather does, and encodes them with
-// expfmt into a pooled buffer sent with a Content-Length. Profiled under
-// one scrape at a time, registering a collector in a fresh registry and
-// gathering it cost more than the rest of a probe's own work.
+// exposer answers a scrape without building a prometheus.Registry per
+// scrape: it runs a collector's Collect on the scrape's goroutine, groups
+// and sorts the metrics exactly as Registry.Gather does (merged with a
+// gatherer's families for /metrics), writes gauge, counter and untyped
+// families of the text format itself and leaves the rest to expfmt, and
+// sends the answer from a pooled buffer with a Content-Length, gzipped when
+// promhttp would gzip it. Profiled under one scrape at a time, registering
+// a probe in a fresh registry, gathering it on other goroutines and
+// encoding it with expfmt cost more than the rest of the probe's own work.
+// Tests hold its answers byte-identical to promhttp's.
 //
-// Its zero value is ready; it must not be copied after first use.
+// Its zero value is ready; it must not be copied after first use. Its
+// caches are bounded and only ever hold what a registry or promhttp would
+// compute again.
 type exposer struct {
 	// families are the name, help and unit of each descriptor seen,
 	// learned once from a registry. Descriptors are long-lived (shared by
@@ -61,7 +67,7 @@ const collectBuffer = 256
 // spillAfter is how long a Collect runs before a drainer starts.
 const spillAfter = 5 * time.Millisecond
 
-// maxFormats bounds exposer.formats.
+// maxFormats bounds exposer.formats and exposer.encodings.
 const maxFormats = 64
 
 // maxFamilies bounds exposer.families.
