@@ -48,8 +48,8 @@ type exposer struct {
 	count    atomic.Int64
 	// buffers hold answers being written, reused across scrapes.
 	buffers sync.Pool
-	// chans and lists are what metrics collects into.
-	chans, lists sync.Pool
+	// slots and lists are what metrics collects into.
+	slots, lists sync.Pool
 	// gzips are gzip writers, reused.
 	gzips sync.Pool
 	// encodings remembers the content encoding for each Accept-Encoding.
@@ -86,6 +86,9 @@ type familyHead struct {
 	// legacy: the family's name and label names are valid legacy
 	// (pre-UTF-8) names, which every text format writes as they are.
 	legacy bool
+	// preamble is the HELP and TYPE lines of a family of typ in the text
+	// format, written once (empty unless legacy and writeText's type).
+	preamble string
 }
 
 // gather collects c and returns its metric families as a Registry holding
@@ -105,6 +108,9 @@ func (e *exposer) gather(c prometheus.Collector) ([]*dto.MetricFamily, error) {
 type family struct {
 	mf     *dto.MetricFamily
 	legacy bool
+	// preamble is the family's HELP and TYPE lines in the text format,
+	// when known from its descriptor; empty: writeText makes them.
+	preamble string
 }
 
 // collect is gather, telling which families have legacy names only.
@@ -167,7 +173,11 @@ func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
 					t = typ.Enum()
 				}
 				mfs = append(mfs, dto.MetricFamily{Name: &head.name, Help: &head.help, Type: t, Unit: head.unit})
-				fams = append(fams, family{&mfs[len(mfs)-1], head.legacy})
+				f := family{mf: &mfs[len(mfs)-1], legacy: head.legacy}
+				if t == head.typ {
+					f.preamble = head.preamble
+				}
+				fams = append(fams, f)
 				counts = append(counts, 0)
 			}
 			seen = append(seen, entry{d, fam})
@@ -213,44 +223,62 @@ func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
 // holds, a drainer started after spillAfter takes the rest: slower, never
 // stuck.
 func (e *exposer) metrics(c prometheus.Collector) []prometheus.Metric {
-	ch, _ := e.chans.Get().(chan prometheus.Metric)
-	if ch == nil {
-		ch = make(chan prometheus.Metric, collectBuffer)
+	sl, _ := e.slots.Get().(*slot)
+	if sl == nil {
+		sl = newSlot()
 	}
-	defer e.chans.Put(ch) // empty again when put back
+	defer e.slots.Put(sl) // its channel empty again, its drainer stopped
 	var out []prometheus.Metric
 	if p, ok := e.lists.Get().(*[]prometheus.Metric); ok {
 		out = (*p)[:0]
 	}
-	var (
-		spilled []prometheus.Metric
-		quit    = make(chan struct{})
-		done    = make(chan struct{})
-	)
-	drainer := time.AfterFunc(spillAfter, func() {
-		defer close(done)
-		for {
-			select {
-			case m := <-ch:
-				spilled = append(spilled, m)
-			case <-quit:
-				for len(ch) > 0 {
-					spilled = append(spilled, <-ch)
-				}
-				return
-			}
-		}
-	})
-	c.Collect(ch)
-	if !drainer.Stop() {
-		close(quit)
-		<-done
-		out = append(out, spilled...)
+	sl.drainer.Reset(spillAfter)
+	c.Collect(sl.ch)
+	if !sl.drainer.Stop() {
+		close(sl.quit)
+		<-sl.done
+		out = append(out, sl.spilled...)
+		clear(sl.spilled)
+		sl.spilled, sl.quit, sl.done = sl.spilled[:0], make(chan struct{}), make(chan struct{})
 	}
-	for len(ch) > 0 {
-		out = append(out, <-ch)
+	for len(sl.ch) > 0 {
+		out = append(out, <-sl.ch)
 	}
 	return out
+}
+
+// slot is what one Collect sends into, reused: a channel, and a drainer
+// that a timer starts should the channel fill up.
+type slot struct {
+	ch      chan prometheus.Metric
+	drainer *time.Timer
+	// quit tells a started drainer that Collect has returned; done says
+	// it has finished; spilled holds what it took.
+	quit, done chan struct{}
+	spilled    []prometheus.Metric
+}
+
+func newSlot() *slot {
+	sl := &slot{ch: make(chan prometheus.Metric, collectBuffer), quit: make(chan struct{}), done: make(chan struct{})}
+	sl.drainer = time.AfterFunc(time.Hour, sl.drain)
+	sl.drainer.Stop()
+	return sl
+}
+
+// drain takes what Collect sends until Collect has returned.
+func (sl *slot) drain() {
+	defer close(sl.done)
+	for {
+		select {
+		case m := <-sl.ch:
+			sl.spilled = append(sl.spilled, m)
+		case <-sl.quit:
+			for len(sl.ch) > 0 {
+				sl.spilled = append(sl.spilled, <-sl.ch)
+			}
+			return
+		}
+	}
 }
 
 // head returns the name, help and unit of m's family, learning them from a
@@ -276,6 +304,12 @@ func (e *exposer) head(m prometheus.Metric) (*familyHead, error) {
 		legacy: model.LegacyValidation.IsValidMetricName(mfs[0].GetName())}
 	for _, l := range mfs[0].Metric[0].Label { // a descriptor's metrics share label names
 		h.legacy = h.legacy && model.LegacyValidation.IsValidMetricName(l.GetName())
+	}
+	if h.legacy {
+		var buf bytes.Buffer
+		if writePreamble(&buf, mfs[0]) {
+			h.preamble = buf.String()
+		}
 	}
 	if e.count.Add(1) > maxFamilies {
 		e.families.Clear()
@@ -396,7 +430,7 @@ func (e *exposer) serve(w http.ResponseWriter, r *http.Request, self prometheus.
 		if filter != nil && !slices.Contains(filter, f.mf.GetName()) {
 			continue
 		}
-		if text && f.legacy && writeText(buf, f.mf) {
+		if text && f.legacy && writeText(buf, f) {
 			continue
 		}
 		if enc == nil {
@@ -493,7 +527,7 @@ func merge(collected []family, gathered []*dto.MetricFamily) (_ []family, clash 
 		if i < len(collected) && collected[i].mf.GetName() == mf.GetName() {
 			return nil, true
 		}
-		out = append(out, family{mf, legacyNames(mf)})
+		out = append(out, family{mf: mf, legacy: legacyNames(mf)})
 	}
 	return append(out, collected[i:]...), false
 }
@@ -543,33 +577,18 @@ type negotiated struct {
 // writeText writes a family of gauges, counters or untyped metrics whose
 // names are legacy in the text format, as expfmt.MetricFamilyToText does,
 // and says whether it did (other types are left to expfmt).
-func writeText(buf *bytes.Buffer, mf *dto.MetricFamily) bool {
+func writeText(buf *bytes.Buffer, f family) bool {
+	mf := f.mf
 	typ := mf.GetType()
-	var word string
-	switch typ {
-	case dto.MetricType_GAUGE:
-		word = " gauge\n"
-	case dto.MetricType_COUNTER:
-		word = " counter\n"
-	case dto.MetricType_UNTYPED:
-		word = " untyped\n"
-	default:
-		return false
-	}
 	if len(mf.Metric) == 0 {
 		return false // expfmt reports it
 	}
-	name := mf.GetName()
-	if mf.Help != nil {
-		buf.WriteString("# HELP ")
-		buf.WriteString(name)
-		buf.WriteByte(' ')
-		writeEscaped(buf, mf.GetHelp(), false)
-		buf.WriteByte('\n')
+	if f.preamble != "" {
+		buf.WriteString(f.preamble)
+	} else if !writePreamble(buf, mf) {
+		return false
 	}
-	buf.WriteString("# TYPE ")
-	buf.WriteString(name)
-	buf.WriteString(word)
+	name := mf.GetName()
 	var num [32]byte
 	for _, m := range mf.Metric {
 		buf.WriteString(name)
@@ -617,6 +636,34 @@ func writeText(buf *bytes.Buffer, mf *dto.MetricFamily) bool {
 		}
 		buf.WriteByte('\n')
 	}
+	return true
+}
+
+// writePreamble writes the HELP and TYPE lines of a family of gauges,
+// counters or untyped metrics, and says whether it did.
+func writePreamble(buf *bytes.Buffer, mf *dto.MetricFamily) bool {
+	var word string
+	switch mf.GetType() {
+	case dto.MetricType_GAUGE:
+		word = " gauge\n"
+	case dto.MetricType_COUNTER:
+		word = " counter\n"
+	case dto.MetricType_UNTYPED:
+		word = " untyped\n"
+	default:
+		return false
+	}
+	name := mf.GetName()
+	if mf.Help != nil {
+		buf.WriteString("# HELP ")
+		buf.WriteString(name)
+		buf.WriteByte(' ')
+		writeEscaped(buf, mf.GetHelp(), false)
+		buf.WriteByte('\n')
+	}
+	buf.WriteString("# TYPE ")
+	buf.WriteString(name)
+	buf.WriteString(word)
 	return true
 }
 
