@@ -166,6 +166,10 @@ func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
 					break
 				}
 			}
+			if fam >= 0 && fams[fam].mf.GetHelp() != head.help {
+				errs = append(errs, fmt.Errorf("collected metric %s has help %q but should have %q", d, head.help, fams[fam].mf.GetHelp()))
+				continue // as a registry does; the next metric of d asks again
+			}
 			if fam < 0 {
 				fam = len(fams)
 				t := head.typ

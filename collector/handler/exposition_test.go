@@ -210,8 +210,10 @@ func unzip(t *testing.T, rec *httptest.ResponseRecorder) string {
 func TestExpositionReportsBadMetrics(t *testing.T) {
 	t.Parallel()
 	desc := prometheus.NewDesc("x", "An x.", []string{"l"}, nil)
+	other := prometheus.NewDesc("x", "Another help.", []string{"l"}, nil)
 	c := collectorFunc(func(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, 2, "b")
+		ch <- prometheus.MustNewConstMetric(other, prometheus.GaugeValue, 4, "c")
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, 1, "a")
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, 3, "a")
 		ch <- prometheus.NewInvalidMetric(desc, assert.AnError)
@@ -220,6 +222,7 @@ func TestExpositionReportsBadMetrics(t *testing.T) {
 	mfs, err := e.gather(c)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "same name and label values")
+	assert.Contains(t, err.Error(), `has help "Another help."`)
 	assert.ErrorIs(t, err, assert.AnError)
 	require.Len(t, mfs, 1)
 	require.Len(t, mfs[0].Metric, 2)
