@@ -80,10 +80,16 @@ HISTORIES ?= 5000
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./dispatch/ ./collector/...
 
-# Side by side with prometheus-community/json_exporter v0.7.0.
+# Side by side with prometheus-community/json_exporter v0.7.0 and the floor
+# of the job in Go (collector/testdata/floor), one client per target, as
+# Prometheus scrapes; prints Markdown tables for BENCHMARKS.md. Run it on a
+# quiet machine (uptime's load average under 0.5): it measures CPU and
+# latency. The load average is printed before and after.
 .PHONY: bench-compare
 bench-compare:
+	@uptime
 	eval "$$(.ci/install-tools json_exporter)" && $(GO) test -run '^$$' -bench CompareJSONExporter -benchtime 1x -timeout 10m .
+	@uptime
 
 # Wedge -> stale -> firing -> notification, with real Prometheus and Alertmanager.
 .PHONY: bench-latency

@@ -56,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f flagValues
 	webFlags := webflag.AddFlags(app, ":9847")
 	app.Flag("web.telemetry-path", "Path under which to expose metrics; not / and no other endpoint's.").Default("/metrics").StringVar(&f.metricsPath)
+	noSelf := app.Flag("web.disable-exporter-metrics", "Exclude metrics about the exporter itself (go_*, process_*) from /metrics.").Bool()
 	logLevel := app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error")
 	logFormat := app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json")
 
@@ -106,8 +107,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	// Handlers.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(build.Collector(program), collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(build.Collector(program))
+	if !*noSelf {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
 	mux := http.NewServeMux()
 	landing := web.LandingConfig{
 		Name:        program,

@@ -21,8 +21,13 @@ import (
 //   - idle RSS, and binary size;
 //   - a realistic rate: every target probed every 15s, concurrently, for 30s
 //     (CPU, RSS, goroutines, probe latency of the others while t0 hangs);
-//   - an hour compressed: 240 probes per target, as fast as 32 clients go,
-//     then goroutines and heap afterwards (no leak).
+//   - an hour compressed: 240 probes per target, as fast as 32 clients go
+//     (each on different targets: one client per target at any moment, as
+//     Prometheus scrapes), then goroutines and heap afterwards (no leak).
+//
+// The status requests the local server received are counted, so each part
+// prints fetches per probe (1.000: no probe was answered from another's
+// request).
 //
 // Run: make bench-scale
 func BenchmarkScale1000Targets(b *testing.B) {
@@ -35,13 +40,17 @@ func BenchmarkScale1000Targets(b *testing.B) {
 		realTime = 30 * time.Second
 		perHour  = 240 // one probe per target every 15s for an hour
 	)
-	srv := sampleServer(b, "healthy.json", "/t/0")
+	srv := newStatusServer(b, "healthy.json")
 
 	dir := b.TempDir()
 	var cfg strings.Builder
 	cfg.WriteString("targets:\n")
 	for i := range targets {
-		fmt.Fprintf(&cfg, "  - {name: t%d, url: '%s/t/%d', timeout: 2s}\n", i, srv.URL, i)
+		url := srv.status("scale", i)
+		if i == 0 {
+			url = srv.URL + "/hang"
+		}
+		fmt.Fprintf(&cfg, "  - {name: t%d, url: '%s', timeout: 2s}\n", i, url)
 	}
 	cfgPath := filepath.Join(dir, "targets.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o644); err != nil {
@@ -104,7 +113,7 @@ func BenchmarkScale1000Targets(b *testing.B) {
 				}
 			}
 		}()
-		cpu0 := cpuSeconds(b, pid)
+		cpu0, fetch0 := cpuSeconds(b, pid), srv.hits("scale")
 		tick := time.NewTicker(every / targets)
 		var wg sync.WaitGroup
 		deadline := time.Now().Add(realTime)
@@ -128,6 +137,7 @@ func BenchmarkScale1000Targets(b *testing.B) {
 		tick.Stop()
 		wg.Wait()
 		realCPU := cpuSeconds(b, pid) - cpu0
+		realFetches := srv.hits("scale") - fetch0
 		realRSS := procStatusKiB(b, pid, "VmRSS") / 1024
 		realProbes := len(others) + len(slow)
 		close(stopWatch)
@@ -135,7 +145,7 @@ func BenchmarkScale1000Targets(b *testing.B) {
 		gAfterReal := goroutines()
 
 		// An hour compressed: 240 probes per target, 32 clients.
-		cpu0 = cpuSeconds(b, pid)
+		cpu0, fetch0 = cpuSeconds(b, pid), srv.hits("scale")
 		start := time.Now()
 		var next atomic.Int64
 		for range 32 {
@@ -158,6 +168,7 @@ func BenchmarkScale1000Targets(b *testing.B) {
 		wg.Wait()
 		hourWall := time.Since(start)
 		hourCPU := cpuSeconds(b, pid) - cpu0
+		hourFetches := srv.hits("scale") - fetch0
 		hourProbes := targets*perHour - perHour
 		time.Sleep(3 * time.Second) // let idle connections and in-flight requests end
 		client.CloseIdleConnections()
@@ -172,20 +183,26 @@ func BenchmarkScale1000Targets(b *testing.B) {
 		fmt.Println("|---|---|")
 		fmt.Printf("| binary size (default build) | %.1f MiB |\n", float64(stat.Size())/(1<<20))
 		fmt.Printf("| RSS idle, 1,000 targets configured | %.1f MiB |\n", idleRSS)
-		fmt.Printf("| each target every 15s for %s: probes | %d (%.0f/s) |\n", realTime, realProbes, float64(realProbes)/realTime.Seconds())
+		fmt.Printf("| each target every 15s for %s: probes | %d (%.0f/s), %.3f status fetches per probe of a live target |\n",
+			realTime, realProbes, float64(realProbes)/realTime.Seconds(), float64(realFetches)/float64(len(others)))
 		fmt.Printf("| ... CPU | %.1f%% of one core (%.0f µs per probe) |\n", 100*realCPU/realTime.Seconds(), 1e6*realCPU/float64(realProbes))
 		fmt.Printf("| ... RSS | %.1f MiB |\n", realRSS)
 		fmt.Printf("| ... goroutines, most seen | %d |\n", maxG.Load())
 		fmt.Printf("| ... other targets' probe latency while t0 hangs: p50 / p99 / max | %s / %s / %s |\n",
 			us(others[len(others)/2]), us(others[len(others)*99/100]), us(others[len(others)-1]))
 		fmt.Printf("| ... t0's probes (hanging daemon) | %d, each answered in %s |\n", len(slow), durations(slow))
-		fmt.Printf("| an hour compressed: %d probes, 32 clients | %s (%.0f/s), %.0f µs CPU per probe |\n", hourProbes, hourWall.Truncate(time.Millisecond), float64(hourProbes)/hourWall.Seconds(), 1e6*hourCPU/float64(hourProbes))
+		fmt.Printf("| an hour compressed: %d probes, 32 clients | %s (%.0f/s), %.0f µs CPU per probe, %.3f status fetches per probe |\n",
+			hourProbes, hourWall.Truncate(time.Millisecond), float64(hourProbes)/hourWall.Seconds(), 1e6*hourCPU/float64(hourProbes), float64(hourFetches)/float64(hourProbes))
 		fmt.Printf("| ... goroutines after the real-rate run / after the hour | %.0f / %.0f |\n", gAfterReal, gEnd)
 		fmt.Printf("| ... heap in use after the hour | %.1f MiB |\n", heapEnd)
 		fmt.Printf("| ... RSS after the hour / peak RSS of the whole run | %.1f / %.1f MiB |\n", endRSS, peak)
 		b.ReportMetric(peak, "peak_rss_MiB")
 		b.ReportMetric(realRSS, "rss_1000_targets_MiB")
 		b.ReportMetric(gEnd-gAfterReal, "goroutine_growth")
+		if realFetches < int64(len(others)) || hourFetches < int64(hourProbes) {
+			b.Errorf("fewer status fetches than probes (%d for %d, %d for %d): probes were answered from shared requests",
+				realFetches, len(others), hourFetches, hourProbes)
+		}
 	}
 }
 

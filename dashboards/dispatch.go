@@ -230,7 +230,7 @@ func Dispatch() (dashboard.Dashboard, error) {
 		Height(8).Span(8))
 	b.WithPanel(timeseries.NewPanelBuilder().
 		Title("Status readable (up)").
-		Description("1 while the latest status request succeeded and parsed, 0 when it failed.").
+		Description("1 while the scrape read a usable status, 0 when it did not (DOWN, or WEDGED when the daemon hangs).").
 		Datasource(ds()).
 		WithTarget(q(fmt.Sprintf(`dispatch_up{%s}`, selector), "{{instance}} {{loop}} up")).
 		Min(0).Max(1).Decimals(0).
