@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/prometheus/common/version"
+
 	"github.com/stoneforge/dispatch_exporter/dispatch"
 	"github.com/stoneforge/dispatch_exporter/dispatch/smithy"
 )
@@ -66,6 +68,7 @@ func fetchStatus(ctx context.Context, client *http.Client, url string, maxBody i
 		return nil, &FetchError{ReasonOther, fmt.Errorf("build request: %w", redactErr(err))}
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, &FetchError{classify(ctx, err), redactErr(err)}
@@ -88,6 +91,9 @@ func fetchStatus(ctx context.Context, client *http.Client, url string, maxBody i
 	}
 	return st, nil
 }
+
+// userAgent is what status requests say they come from.
+var userAgent = version.ComponentUserAgent("dispatch_exporter")
 
 // classify names the reason a request failed.
 func classify(ctx context.Context, err error) string {

@@ -457,3 +457,43 @@ func TestTargetRecoversAndLogsOnce(t *testing.T) {
 	assert.Equal(t, 1, logs.Count("status request failing"))
 	assert.Equal(t, 1, logs.Count("status readable again"))
 }
+
+// Status requests say who sends them, whatever client the target was given.
+func TestTargetSendsItsUserAgent(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("User-Agent")
+		fmt.Fprint(w, statusAt(0, 0, -time.Second))
+	}))
+	defer srv.Close()
+	var logs dispatchtest.Logs
+	probe(t, newTestTarget(t, srv.URL, &logs))
+	assert.True(t, strings.HasPrefix(<-got, "dispatch_exporter/"))
+}
+
+// With a few targets in a config file, status requests reuse their
+// connections: a handshake per scrape costs more than an idle connection.
+func TestFewTargetsKeepTheirConnections(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, statusAt(0, 0, -time.Second))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	targets := NewTargets(TargetDefaults{DisableKeepAlives: true})
+	cfg := SingleTarget(srv.URL)
+	require.NoError(t, targets.Apply(cfg))
+	tgt, ok := targets.Get(DefaultTargetName)
+	require.True(t, ok)
+	for range 3 {
+		require.Equal(t, 1.0, values(t, tgt.Probe(context.Background()))["dispatch_up"])
+	}
+	assert.Equal(t, int64(1), conns.Load(), "three probes, one connection")
+}

@@ -10,7 +10,6 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/common/version"
 )
 
 // DefaultTargetName names the target given by flags instead of a config file.
@@ -31,7 +30,8 @@ type TargetDefaults struct {
 	Logger         log.Logger
 	// Now is our clock (monotonic). Default time.Now.
 	Now func() time.Time
-	// DisableKeepAlives closes each status request's connection, as
+	// DisableKeepAlives closes each status request's connection when more
+	// than keepAliveTargets targets are configured, as
 	// blackbox_exporter does: with many targets, idle connections (two
 	// goroutines and buffers each) would cost more than the handshakes.
 	DisableKeepAlives bool
@@ -71,7 +71,7 @@ func (s *Targets) Apply(cfg *Config) error {
 	for _, tc := range cfg.Targets {
 		t, ok := old[tc.Name]
 		if !ok || !reflect.DeepEqual(oldConfigs[tc.Name], tc) {
-			client, err := clients.get(tc.HTTPClientConfig, s.defaults.DisableKeepAlives)
+			client, err := clients.get(tc.HTTPClientConfig, s.defaults.DisableKeepAlives && len(cfg.Targets) > keepAliveTargets)
 			if err != nil {
 				return fmt.Errorf("target %s: http client: %w", tc.Name, err)
 			}
@@ -88,6 +88,12 @@ func (s *Targets) Apply(cfg *Config) error {
 	return nil
 }
 
+// keepAliveTargets is the most targets whose idle connections are kept
+// when TargetDefaults.DisableKeepAlives is set: a handful of connections
+// cost less than a handshake per scrape (3 × the floor's CPU with four
+// targets, BENCHMARKS.md); a thousand would not.
+const keepAliveTargets = 32
+
 // clientCache shares one HTTP client among targets whose client configs
 // are equal: a thousand targets with the default config hold one transport,
 // not a thousand.
@@ -102,7 +108,9 @@ func (c *clientCache) get(cfg config.HTTPClientConfig, noKeepAlive bool) (*http.
 			return e.client, nil
 		}
 	}
-	opts := []config.HTTPClientOption{config.WithUserAgent(version.ComponentUserAgent("dispatch_exporter"))}
+	// The User-Agent is set by fetchStatus: config.WithUserAgent would
+	// clone every request to set it.
+	var opts []config.HTTPClientOption
 	if noKeepAlive {
 		opts = append(opts, config.WithKeepAlivesDisabled())
 	}
