@@ -9,7 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/prometheus/common/version"
 
@@ -46,14 +49,16 @@ func (e *FetchError) Error() string { return e.Err.Error() }
 
 func (e *FetchError) Unwrap() error { return e.Err }
 
-// Evidence classifies the failure for the evidence model: a timeout is a
-// hang, a failed connection a refusal (nothing listens), anything else an
-// answer that is not a usable status.
+// Evidence classifies the failure for the evidence model: no answer on an
+// accepted connection within the timeout is a hang; a refused connection
+// means nothing listens; anything else (an answer that is not a usable
+// status, or no connection at all: unreachable, a dial timeout, no such
+// host) says nothing about the daemon's process.
 func (e *FetchError) Evidence() dispatch.Evidence {
-	switch e.Reason {
-	case ReasonTimeout:
+	switch {
+	case e.Reason == ReasonTimeout:
 		return dispatch.EvidenceHung
-	case ReasonConnect:
+	case e.Reason == ReasonConnect && errors.Is(e.Err, syscall.ECONNREFUSED):
 		return dispatch.EvidenceRefused
 	}
 	return dispatch.EvidenceUnusable
@@ -69,9 +74,19 @@ func fetchStatus(ctx context.Context, client *http.Client, url string, maxBody i
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
+	// Whether a connection was ever made: a timeout without one is an
+	// unreachable daemon (packets dropped, a partition), not a hung one.
+	var connected atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { connected.Store(true) },
+	}))
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, &FetchError{classify(ctx, err), redactErr(err)}
+		reason := classify(ctx, err)
+		if reason == ReasonTimeout && !connected.Load() {
+			return nil, &FetchError{ReasonConnect, fmt.Errorf("no connection within the timeout (unreachable): %w", redactErr(err))}
+		}
+		return nil, &FetchError{reason, redactErr(err)}
 	}
 	defer resp.Body.Close()
 
@@ -107,13 +122,15 @@ func classify(ctx context.Context, err error) string {
 		recErr  tls.RecordHeaderError
 	)
 	switch {
+	case errors.As(err, &dnsErr), errors.As(err, &opErr) && opErr.Op == "dial":
+		// Before the timeout check: a connection that was never made (a
+		// dial timeout, packets dropped) is not a daemon that hangs.
+		return ReasonConnect
 	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil,
 		errors.As(err, &netErr) && netErr.Timeout():
 		return ReasonTimeout
 	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr), errors.As(err, &recErr):
 		return ReasonTLS
-	case errors.As(err, &dnsErr), errors.As(err, &opErr) && opErr.Op == "dial":
-		return ReasonConnect
 	}
 	return ReasonOther
 }

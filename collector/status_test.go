@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stoneforge/dispatch_exporter/dispatch"
 	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
@@ -496,4 +497,58 @@ func TestFewTargetsKeepTheirConnections(t *testing.T) {
 		require.Equal(t, 1.0, values(t, tgt.Probe(context.Background()))["dispatch_up"])
 	}
 	assert.Equal(t, int64(1), conns.Load(), "three probes, one connection")
+}
+
+// A certificate the client does not trust is counted under tls, and is no
+// evidence about the daemon's loop.
+func TestTargetUntrustedCertificateIsTLS(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, statusAt(0, 0, -time.Second))
+	}))
+	defer srv.Close()
+	var logs dispatchtest.Logs
+	v, st, _ := probe(t, newTestTarget(t, srv.URL, &logs))
+	assert.Equal(t, 1.0, v["dispatch_status_request_failures_total{reason=tls}"], v)
+	assert.Equal(t, dispatch.EvidenceUnusable, st.Evidence)
+}
+
+// A connection that is never made (a dial timeout: packets dropped, a
+// partition) is no hang of the daemon: never a wedge, never a restart.
+func TestTargetDialTimeoutIsNoHang(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now().UTC()
+		fmt.Fprintf(w, `{"isRunning":true,"available":true,"config":{"pollIntervalMs":100},"health":{"readyUnassignedTasks":0,"availableWorkers":1,"computedAt":%q,"lastPollStartedAt":%q,"lastPollCompletedAt":%q}}`,
+			now.Format(time.RFC3339Nano), now.Add(-50*time.Millisecond).Format(time.RFC3339Nano), now.Add(-40*time.Millisecond).Format(time.RFC3339Nano))
+	}))
+	defer srv.Close()
+	var partitioned atomic.Bool
+	dialer := &net.Dialer{}
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if partitioned.Load() { // what net.Dialer returns when SYNs go unanswered
+			select {
+			case <-ctx.Done():
+			case <-stop:
+			}
+			return nil, &net.OpError{Op: "dial", Net: network, Err: context.DeadlineExceeded}
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}}
+	var logs dispatchtest.Logs
+	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) {
+		o.Client = &http.Client{Transport: tr}
+		o.Timeout = 100 * time.Millisecond
+		o.StaleThreshold = 300 * time.Millisecond
+	})
+	require.Equal(t, dispatch.StateHealthy, tgt.Probe(context.Background()).State().State)
+	partitioned.Store(true)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		st := tgt.Probe(context.Background()).State()
+		require.Equal(t, dispatch.StateDown, st.State, st.Reason)
+		require.False(t, st.Restart)
+	}
+	assert.Contains(t, logs.String(), "reason=connect")
 }
