@@ -130,6 +130,7 @@ type simulation struct {
 	lastUsableHung   bool      // the truth when the last usable answer came
 	lastUsableRun    bool      // the loop was running when the last usable answer came
 	lastUsableFlight bool      // a cycle was in flight when the last usable answer came
+	restartAnswered  bool      // liveness answered 503 since the last usable answer
 	usableFromProc   int       // the process the last usable answer came from
 	streakProc       int       // the process serving when the current hang streak began
 	streakBlocked    bool      // that process was blocked (a real hang) then
@@ -188,10 +189,16 @@ func simulate(seed uint64, length time.Duration) (err error) {
 			}
 			nextScrape = s.now.Add(13*time.Second + time.Duration(rng.IntN(4000))*time.Millisecond)
 		case !s.now.Before(nextLiveness):
+			start := s.now
 			if err := s.liveness(tgt); err != nil {
 				return err
 			}
-			nextLiveness = s.now.Add(10 * time.Second)
+			// The kubelet probes every periodSeconds from the start of the
+			// last probe (timeoutSeconds aside), however long it took.
+			nextLiveness = start.Add(10 * time.Second)
+			if err := s.checkRestarted(); err != nil {
+				return err
+			}
 		default:
 			s.now = s.now.Add(500 * time.Millisecond)
 		}
@@ -426,6 +433,7 @@ func (s *simulation) observe(a dispatch.Assessment) {
 		}
 	case dispatch.EvidenceUsable:
 		s.inStreak, s.lastUsableHung, s.usableFromProc, s.lastUsableRun = false, s.truthHung(), s.p.id, s.p.running
+		s.restartAnswered = false
 		if s.p.hung && s.p.sawHungAt.IsZero() {
 			s.p.sawHungAt = s.now
 		}
@@ -441,12 +449,43 @@ func (s *simulation) observe(a dispatch.Assessment) {
 
 // excused: a wedge or a restart the evidence cannot tell from a real one.
 func (s *simulation) excused(a dispatch.Assessment) bool {
+	// A wedge carried on through answers that say nothing of the loop, when
+	// the last usable answer showed a real one and no restart was asked
+	// since: the process may have been replaced unseen.
+	carried := (a.Evidence == dispatch.EvidenceHung || a.Evidence == dispatch.EvidenceUnusable) &&
+		s.lastUsableHung && !s.restartAnswered
 	if a.Evidence != dispatch.EvidenceHung {
-		return false
+		return carried
 	}
-	stoppedUnseen := s.p.phase == phaseServing && s.p.blocked && s.lastUsableRun && !s.p.running
 	replacedUnseen := s.usableFromProc != s.p.id && (s.lastUsableFlight || s.streakBlocked)
-	return s.lastUsableHung || (s.streakBlocked && s.streakReplaced) || stoppedUnseen || replacedUnseen
+	return carried || (s.streakBlocked && s.streakReplaced) || s.stoppedUnseen() || replacedUnseen
+}
+
+// checkRestarted: a real wedge the exporter could see is restarted by the
+// kubelet in time: judged within the detection bound, a hang measured for
+// a threshold, then three 503s ten seconds apart.
+func (s *simulation) checkRestarted() error {
+	e := s.episode
+	readable := s.usableFromProc == s.p.id && (s.lastUsableRun || s.lastUsableFlight) && s.p.clean
+	if e == nil || !readable || s.p.id != e.proc {
+		return nil
+	}
+	bound := 2*17*time.Second + s.timeout + s.threshold + 3*10*time.Second + 10*time.Second
+	if !s.computedAt && s.p.hung && !s.p.blocked {
+		return nil // a stamp's age runs from first sight: see the detection rule
+	}
+	if s.now.Sub(e.onset) > bound {
+		return fmt.Errorf("never restarted: hung since %.1fs (onset), still serving at %.1fs",
+			e.onset.Sub(t0).Seconds(), s.now.Sub(t0).Seconds())
+	}
+	return nil
+}
+
+// seen: the exporter read this process, saw the loop running (or a cycle
+// in flight), has asked no restart since, and since the wedge began got
+// nothing but usable answers and hangs.
+func (s *simulation) seen() bool {
+	return s.usableFromProc == s.p.id && (s.lastUsableRun || s.lastUsableFlight) && s.p.clean && !s.restartAnswered
 }
 
 // stoppedUnseen: the loop was stopped after the last usable answer, and
@@ -471,11 +510,8 @@ func (s *simulation) scrape(tgt *Target) error {
 	if a.Stale && !hungAtStart && !s.truthHung() && !s.excused(a) {
 		return fmt.Errorf("false wedge at %.1fs: %s", s.now.Sub(t0).Seconds(), a.Reason)
 	}
-	// A real wedge the exporter could see: it read this process, saw the
-	// loop running (or a cycle in flight), and since the wedge began got
-	// nothing but usable answers and hangs.
-	seen := s.usableFromProc == s.p.id && (s.lastUsableRun || s.lastUsableFlight) && s.p.clean
-	if e := s.episode; e != nil && seen && s.truthHung() && !a.Stale {
+	// A real wedge the exporter could see must be judged in time.
+	if e := s.episode; e != nil && s.seen() && s.truthHung() && !a.Stale {
 		slack := 2*17*time.Second + s.timeout + 2*time.Second
 		from := e.onset
 		if !s.computedAt && s.p.hung && !s.p.blocked {
@@ -501,6 +537,9 @@ func (s *simulation) liveness(tgt *Target) error {
 	a := p.result.obs.Assessment
 	s.observe(a)
 	restart := tgt.Liveness(p, false)
+	if restart {
+		s.restartAnswered = true
+	}
 	s.logf("liveness: %v (%s, %s)", map[bool]int{false: 200, true: 503}[restart], a.State, a.Evidence)
 	if restart && !hungAtStart && !s.truthHung() && !s.excused(a) {
 		return fmt.Errorf("needless restart at %.1fs: %s", s.now.Sub(t0).Seconds(), a.Reason)

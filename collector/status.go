@@ -73,7 +73,9 @@ type Target struct {
 	mu          sync.Mutex
 	tracker     *smithy.Tracker
 	transitions *dispatch.Transitions
-	last        *probeResult
+	last        *probeResult  // the latest request's result
+	gaveUp      time.Duration // how long the latest caller that gave up waited; 0 once a request decides
+	slowWarned  bool          // "answered after a caller gave up" was logged
 	failures    map[string]uint64
 	notes       []string
 	episode     bool // a liveness episode is being reported
@@ -144,6 +146,7 @@ func (t *Target) Probe(ctx context.Context) Probe {
 		r = probeResult{obs: t.tracker.Last("no answer within this caller's deadline; the request goes on"),
 			duration: now.Sub(start), failures: maps.Clone(t.failures), at: now,
 			err: &FetchError{ReasonTimeout, fmt.Errorf("no answer within the caller's deadline: %w", context.Cause(ctx))}}
+		t.gaveUp = now.Sub(start)
 		t.mu.Unlock()
 	}
 	return Probe{target: t, result: r}
@@ -171,6 +174,12 @@ func (t *Target) request(ctx context.Context) probeResult {
 	}
 	r := probeResult{obs: obs, duration: end.Sub(start), err: err, failures: maps.Clone(t.failures), at: end}
 	t.logChanges(r)
+	if t.gaveUp > 0 && err == nil && !t.slowWarned {
+		t.slowWarned = true
+		level.Warn(t.logger).Log("msg", "the status answered after a caller gave up waiting: a scrape that gives up reports dispatch_up 0 (DOWN) although the daemon answers; give Prometheus' scrape_timeout more than --target.timeout plus --target.timeout-offset, or lower --target.timeout",
+			"answered_in", r.duration, "caller_waited", t.gaveUp, "timeout", t.opts.Timeout)
+	}
+	t.gaveUp = 0
 	t.last = &r
 	return r
 }
@@ -250,6 +259,9 @@ func (t *Target) Liveness(p Probe, shadow bool) bool {
 	restart := p.result.obs.Assessment.Restart
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if restart && !shadow {
+		t.tracker.RestartAnswered(t.opts.Now())
+	}
 	if restart == t.episode {
 		return restart && !shadow
 	}

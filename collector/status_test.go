@@ -552,3 +552,25 @@ func TestTargetDialTimeoutIsNoHang(t *testing.T) {
 	}
 	assert.Contains(t, logs.String(), "reason=connect")
 }
+
+// A daemon slower than the scrape's deadline but within the target's
+// timeout: each scrape reports DOWN, the answers come after; that
+// misconfiguration is said once, in the log, with what to change.
+func TestTargetSlowerThanTheScrapeIsSaidOnce(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(150 * time.Millisecond)
+		fmt.Fprint(w, statusAt(0, 0, -time.Second))
+	}))
+	defer srv.Close()
+	var logs dispatchtest.Logs
+	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = time.Second })
+	for range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		assert.Equal(t, 0.0, values(t, tgt.Probe(ctx))["dispatch_up"])
+		cancel()
+		require.Eventually(t, func() bool { return tgt.State().Up }, 2*time.Second, 10*time.Millisecond, "the request decides")
+	}
+	assert.Equal(t, 1, logs.Count("the status answered after a caller gave up waiting"), logs.String())
+	assert.Contains(t, logs.String(), "--target.timeout")
+}

@@ -60,8 +60,11 @@ type Look struct {
 	// answering: from the start of the first unanswered request since its
 	// last answer or refusal to this look. Evidence EvidenceHung only.
 	HungFor time.Duration
-	// WasStale is true when the decision before this one was stale. A hang
-	// carries a wedge on (a hang is not a recovery); nothing else does.
+	// WasStale is true when the decision before this one was stale and the
+	// wedge may be carried on: hangs and unusable answers do not end it (no
+	// evidence that the loop recovered); a refusal or a usable answer does.
+	// The source clears it once liveness has asked for a restart, since the
+	// process that answers may then be the new one.
 	WasStale bool
 	// Interrupted is true when answers that were not usable came after
 	// Health's: it is no longer the daemon's latest word on its loop.
@@ -97,7 +100,9 @@ type Assessment struct {
 //	evidence  what is known of the loop           stale           up  state                     liveness
 //	none      -                                   0               0   UNKNOWN                   200
 //	usable    judged from its timestamps          Judge's verdict 1   WEDGED/STUCK/STOPPED/HEALTHY 503 iff stale
-//	unusable  anything                            0               0   DOWN                      200
+//	unusable  nothing, or no wedge judged before  0               0   DOWN                      200
+//	unusable  a wedge judged before, and no       1 (carried on)  0   WEDGED                    200
+//	          restart asked since
 //	refused   anything (forgotten: process gone)  0               0   DOWN                      200
 //	hung      nothing usable since the process    0               0   DOWN                      200
 //	          started (no Health)
@@ -128,6 +133,13 @@ func Decide(l Look) Assessment {
 		return usable(l, a)
 	case EvidenceUnusable:
 		a.State, a.Reason = StateDown, "the daemon answers, but not with a usable status: "+l.Detail
+		if l.WasStale && l.Health != nil {
+			// An answer that says nothing of the loop does not end a wedge.
+			if v := Judge(*l.Health); v.Stale {
+				a.Verdict, a.Stale, a.State = v, true, StateWedged
+				a.Reason += "; no answer since shows the wedge ended; last known: " + v.Reason
+			}
+		}
 		return a
 	case EvidenceRefused:
 		a.State, a.Reason = StateDown, "nothing listens (the daemon is starting or gone): "+l.Detail

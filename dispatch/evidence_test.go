@@ -68,7 +68,8 @@ func TestDecide(t *testing.T) {
 		{"usable, no daemon at all", Look{Evidence: EvidenceUsable, Health: noDaemon, Detail: "no git"}, StateStopped, true, false, false},
 		{"usable, no health", Look{Evidence: EvidenceUsable}, StateUnknown, true, false, false},
 
-		{"unusable after a wedge", Look{Evidence: EvidenceUnusable, Health: wedged(), WasStale: true, Detail: "HTTP 401"}, StateDown, false, false, false},
+		{"unusable, no wedge before", Look{Evidence: EvidenceUnusable, Health: aging(), Detail: "HTTP 401"}, StateDown, false, false, false},
+		{"unusable after a wedge: carried on, no restart", Look{Evidence: EvidenceUnusable, Health: wedged(), WasStale: true, Detail: "HTTP 500"}, StateWedged, false, true, false},
 		{"refused after a wedge", Look{Evidence: EvidenceRefused, Health: nil, WasStale: true, Detail: "connection refused"}, StateDown, false, false, false},
 
 		{"hung, nothing known", Look{Evidence: EvidenceHung, HungFor: time.Hour, Detail: "timeout"}, StateDown, false, false, false},

@@ -44,13 +44,28 @@ type Tracker struct {
 	runningSince time.Time        // judging clock: the current run's grace anchor
 	contactAt    time.Time        // our clock: the last answer of any kind, or refusal
 	hungSince    time.Time        // our clock: start of the first unanswered request since contactAt
-	restartAsked time.Time        // our clock: first decision of this hang that asked for a restart
+	interrupted  time.Time        // our clock: the last answer that was not the daemon's status
 	stale        bool             // the last decision's Stale
 	last         *Observation     // the last decision, for callers that stop waiting
 
-	// Without health.computedAt: when each timestamp was first seen.
+	// restartAsked is when liveness first answered 503 since the last
+	// usable answer (RestartAnswered); zero when it has not.
+	restartAsked time.Time
+
+	// The judging clock: when each timestamp was first seen (our clock),
+	// the daemon's offset from our clock (computedAt − our time) at the
+	// last answer that had computedAt, and when that offset last jumped (a
+	// step of either clock).
 	seenStarted, seenCompleted sighting
+	offset                     time.Duration
+	hasOffset                  bool
+	stepAt                     time.Time
 }
+
+// clockStepTolerance is how far the daemon's clock may drift against ours
+// between two answers before it counts as a step (NTP, a resumed VM): more
+// than a request's duration and network jitter, less than any threshold.
+const clockStepTolerance = 10 * time.Second
 
 // DefaultRestartWindow is the default of a Tracker's restart window: the
 // failureThreshold × periodSeconds (4 × 15s) of the documented livenessProbe.
@@ -75,10 +90,10 @@ func NewTracker(threshold, restartWindow time.Duration) *Tracker {
 // carries health or says the server has no daemon, unusable when health is
 // missing (the daemon could not compute it).
 func (t *Tracker) Answer(st *Status, at time.Time) Observation {
-	t.contactAt, t.hungSince, t.restartAsked = at, time.Time{}, time.Time{}
+	t.contactAt, t.hungSince = at, time.Time{}
 	if !*st.Available {
 		// No daemon at all: nothing runs, and a daemon appearing later is new.
-		t.base, t.runningSince = nil, time.Time{}
+		t.base, t.runningSince, t.restartAsked = nil, time.Time{}, time.Time{}
 		h := dispatch.Health{Now: at, Interval: st.Interval(), Threshold: t.thresholdOf(st)}
 		detail := "the server has no dispatch daemon"
 		if st.Reason != "" {
@@ -87,10 +102,16 @@ func (t *Tracker) Answer(st *Status, at time.Time) Observation {
 		return t.decide(Observation{Status: st, Health: &h}, dispatch.Look{Evidence: dispatch.EvidenceUsable, Health: &h, Detail: detail})
 	}
 	if st.Health == nil {
-		obs := Observation{Status: st, Health: t.extrapolated(at),
+		// The daemon's own answer, without its health (computing it threw,
+		// perhaps for the very reason the loop hangs): it says nothing of
+		// the loop, but does not interrupt what the last usable answer said.
+		l := dispatch.Look{Evidence: dispatch.EvidenceUnusable, Health: t.extrapolated(at), WasStale: t.carriesWedge(),
+			Interrupted: t.interrupted.After(t.baseAt), Detail: "health missing"}
+		obs := Observation{Status: st, Health: l.Health,
 			Notes: []string{"health missing (the daemon could not compute it): staleness and queue not judged"}}
-		return t.decide(obs, dispatch.Look{Evidence: dispatch.EvidenceUnusable, Detail: "health missing"})
+		return t.decide(obs, l)
 	}
+	t.restartAsked = time.Time{} // a usable answer: whatever liveness asked is judged afresh
 
 	h, notes := t.health(st, at)
 	obs := Observation{Status: st, Notes: notes}
@@ -126,7 +147,7 @@ func (t *Tracker) Fail(e dispatch.Evidence, detail string, start, end time.Time)
 	case dispatch.EvidenceRefused:
 		// Nothing listens: whatever was known is about a process that no
 		// longer serves, and the next one to answer is new.
-		t.base, t.runningSince = nil, time.Time{}
+		t.base, t.runningSince, t.restartAsked = nil, time.Time{}, time.Time{}
 		t.contactAt, t.hungSince = end, time.Time{}
 	case dispatch.EvidenceHung:
 		if t.hungSince.IsZero() {
@@ -134,29 +155,40 @@ func (t *Tracker) Fail(e dispatch.Evidence, detail string, start, end time.Time)
 		}
 	default:
 		e = dispatch.EvidenceUnusable
-		t.contactAt, t.hungSince = end, time.Time{}
+		t.contactAt, t.hungSince, t.interrupted = end, time.Time{}, end
 	}
-	l := dispatch.Look{Evidence: e, Health: t.extrapolated(end), WasStale: t.stale, Detail: detail,
-		Interrupted: t.contactAt.After(t.baseAt)}
+	l := dispatch.Look{Evidence: e, Health: t.extrapolated(end), WasStale: t.carriesWedge(), Detail: detail,
+		Interrupted: t.interrupted.After(t.baseAt)}
 	if e != dispatch.EvidenceHung {
-		t.restartAsked = time.Time{}
 		return t.decide(Observation{Health: l.Health}, l)
 	}
 	if !t.restartAsked.IsZero() {
-		// A restart was asked for a restart window ago and the daemon still
-		// hangs: whatever hangs now may be the process that restart started,
-		// so its hang counts afresh from here (it gets a threshold of
-		// start-up before liveness fails again).
+		// Liveness asked for a restart a restart window ago and the daemon
+		// still hangs: whatever hangs now may be the process that restart
+		// started, so its hang counts afresh from here (it gets a
+		// threshold of start-up before liveness fails again).
 		if next := t.restartAsked.Add(t.restartWindow); end.After(next) {
 			t.hungSince, t.restartAsked = next, time.Time{}
 		}
 	}
 	l.HungFor = end.Sub(t.hungSince)
-	obs := t.decide(Observation{Health: l.Health}, l)
-	if obs.Assessment.Restart && t.restartAsked.IsZero() {
-		t.restartAsked = end
+	return t.decide(Observation{Health: l.Health}, l)
+}
+
+// carriesWedge: a wedge judged before goes on through answers that say
+// nothing of the loop, unless liveness has since asked for a restart, for
+// then the process that answers may be the new one.
+func (t *Tracker) carriesWedge() bool { return t.stale && t.restartAsked.IsZero() }
+
+// RestartAnswered records that the liveness endpoint answered 503 at our
+// time at. From the first such answer since the last usable one, the
+// restart window runs, and a wedge is no longer carried through hangs and
+// unusable answers: the process behind them may be the one the restart
+// started.
+func (t *Tracker) RestartAnswered(at time.Time) {
+	if t.restartAsked.IsZero() {
+		t.restartAsked = at
 	}
-	return obs
 }
 
 // Last is the latest decision, unchanged, for a caller that stopped waiting
@@ -231,10 +263,13 @@ func (t *Tracker) thresholdOf(st *Status) time.Duration {
 	return st.Threshold()
 }
 
-// health converts a status with health into a dispatch.Health. The judging
-// clock is the daemon's (health.computedAt) when it reports one; else ours,
-// each timestamp placed at the moment we first saw it, so that clock skew
-// between the daemon and us can neither cause nor hide a verdict.
+// health converts a status with health into a dispatch.Health on one
+// judging clock. That is the daemon's (health.computedAt, or our clock
+// plus the offset it had at the last answer that carried computedAt), so
+// that clock skew can neither cause nor hide a verdict; but our own, each
+// timestamp placed at the moment we first saw it, when the daemon never
+// reported computedAt, or when its clock stepped against ours and a
+// timestamp it reports was stamped before the step.
 func (t *Tracker) health(st *Status, at time.Time) (dispatch.Health, []string) {
 	r := st.Health
 	h := dispatch.Health{
@@ -250,9 +285,33 @@ func (t *Tracker) health(st *Status, at time.Time) (dispatch.Health, []string) {
 	if r.LastPollCompletedAt != nil {
 		completed = r.LastPollCompletedAt.Time()
 	}
+	seenStarted, seenCompleted := t.seenStarted.see(started, at), t.seenCompleted.see(completed, at)
+
 	var notes []string
 	if r.ComputedAt != nil {
-		h.Now = r.ComputedAt.Time()
+		offset := r.ComputedAt.Time().Sub(at)
+		if t.hasOffset && (offset-t.offset > clockStepTolerance || t.offset-offset > clockStepTolerance) {
+			t.stepAt = at
+			notes = append(notes, "the daemon's clock stepped against ours: ages measured from first sight until new cycles run")
+		}
+		t.offset, t.hasOffset = offset, true
+	} else if t.hasOffset {
+		notes = append(notes, "health.computedAt missing: the daemon's clock taken from the last answer that had it")
+	} else {
+		notes = append(notes, "health.computedAt missing: ages measured from when each timestamp was first seen")
+	}
+	afterStep := func(seen time.Time) bool { return seen.IsZero() || seen.After(t.stepAt) }
+	if !t.hasOffset || (!t.stepAt.IsZero() && (!afterStep(seenStarted) || !afterStep(seenCompleted))) {
+		h.Now = at
+		h.LastStarted, h.LastCompleted = seenStarted, seenCompleted
+		if started.After(completed) && !completed.IsZero() && !h.LastStarted.After(h.LastCompleted) {
+			h.LastCompleted = h.LastStarted.Add(-time.Nanosecond) // keep the cycle in flight
+		}
+	} else {
+		h.Now = at.Add(t.offset)
+		if r.ComputedAt != nil {
+			h.Now = r.ComputedAt.Time()
+		}
 		if started.After(h.Now) {
 			notes, started = append(notes, "health.lastPollStartedAt is after computedAt: ignored"), time.Time{}
 		}
@@ -260,13 +319,6 @@ func (t *Tracker) health(st *Status, at time.Time) (dispatch.Health, []string) {
 			notes, completed = append(notes, "health.lastPollCompletedAt is after computedAt: ignored"), time.Time{}
 		}
 		h.LastStarted, h.LastCompleted = started, completed
-	} else {
-		notes = append(notes, "health.computedAt missing: ages measured from when each timestamp was first seen")
-		h.Now = at
-		h.LastStarted, h.LastCompleted = t.seenStarted.see(started, at), t.seenCompleted.see(completed, at)
-		if started.After(completed) && !completed.IsZero() && !h.LastStarted.After(h.LastCompleted) {
-			h.LastCompleted = h.LastStarted.Add(-time.Nanosecond) // keep the cycle in flight
-		}
 	}
 	h.ReportedStarted, h.ReportedCompleted = started, completed
 	if r.ReadyUnassignedTasks != nil && r.AvailableWorkers != nil {

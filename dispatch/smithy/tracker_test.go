@@ -406,11 +406,11 @@ func TestTrackerNewRunWithinTheSameMillisecond(t *testing.T) {
 	assert.Equal(t, ours, o.Health.RunningSince)
 }
 
-// A hang that asked for a restart and still hangs a restart window later may be
-// the new process that restart started, hanging in its start-up (no
-// refusal need be seen between the two): its hang counts afresh, so it gets
-// a threshold of start-up before liveness fails again. The wedge itself
-// goes on: nothing answered to say it ended.
+// Once liveness has answered 503 for a hang, it goes on asking for a
+// restart window; a hang that outlasts it may be the new process the
+// restart started, hanging in its start-up (no refusal need be seen between
+// the two): its hang counts afresh, so it gets a threshold of start-up, and
+// it is not called wedged on the old process's evidence.
 func TestTrackerHangAfterARestartRequestGetsAStartUp(t *testing.T) {
 	t.Parallel()
 	tr := NewTracker(0, 30*time.Second)
@@ -421,16 +421,121 @@ func TestTrackerHangAfterARestartRequestGetsAStartUp(t *testing.T) {
 	}
 	require.False(t, o.Assessment.Restart, "hung 60s")
 	o = hang(tr, 70)
-	require.True(t, o.Assessment.Restart, "hung 65s: restart asked at 70s")
+	require.True(t, o.Assessment.Restart, "hung 65s")
+	tr.RestartAnswered(ours.Add(sec(70))) // the kubelet's first failure
 	for s := 75.0; s <= 100; s += 5 {
 		o = hang(tr, s)
-		assert.True(t, o.Assessment.Restart, "%vs: within the restart window of the request", s)
+		assert.True(t, o.Assessment.Restart, "%vs: within the restart window of the first 503", s)
 	}
 	for s := 105.0; s <= 160; s += 5 {
 		o = hang(tr, s)
 		assert.False(t, o.Assessment.Restart, "%vs: a new process may be starting", s)
-		assert.True(t, o.Assessment.Stale, "%vs: no answer says the wedge ended", s)
+		assert.False(t, o.Assessment.Stale, "%vs: what hangs may be the new process: no evidence about it yet", s)
+		assert.Equal(t, dispatch.StateDown, o.Assessment.State)
 	}
 	o = hang(tr, 165)
-	assert.True(t, o.Assessment.Restart, "hung a further threshold")
+	assert.True(t, o.Assessment.Stale, "hung a further threshold")
+	assert.True(t, o.Assessment.Restart)
+}
+
+// A wedge judged from usable answers goes on through answers that say
+// nothing of the loop (500, health missing): no flapping that would keep
+// the page from firing. They never ask for a restart themselves.
+func TestTrackerUnusableAnswersDoNotEndAWedge(t *testing.T) {
+	t.Parallel()
+	for _, healthless := range []bool{false, true} {
+		tr := NewTracker(0, 0)
+		for i, s := 0, 0.0; s <= 300; i, s = i+1, s+15 {
+			var o Observation
+			switch {
+			case i%3 != 2:
+				o = tr.Answer(status(t, 0, sec(s), true, d(-70), d(-75)), ours.Add(sec(s)))
+				require.True(t, o.Assessment.Restart)
+			case healthless:
+				st := status(t, 0, sec(s), true, d(-70), d(-75))
+				st.Health = nil
+				o = tr.Answer(st, ours.Add(sec(s)))
+				require.False(t, o.Assessment.Restart, "not on an answer without health")
+			default:
+				o = tr.Fail(dispatch.EvidenceUnusable, "http_status: 500", ours.Add(sec(s)), ours.Add(sec(s)))
+				require.False(t, o.Assessment.Restart, "not on a 500")
+			}
+			require.True(t, o.Assessment.Stale, "%vs (health-less %v): the same hung cycle throughout", s, healthless)
+			require.Equal(t, dispatch.StateWedged, o.Assessment.State)
+		}
+	}
+}
+
+// After liveness asked for a restart, a 503 "starting" is likely the new
+// process: the wedge is not carried on to it.
+func TestTrackerWedgeNotCarriedOnceARestartWasAsked(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0, 0)
+	require.True(t, tr.Answer(status(t, 0, 0, true, d(-70), d(-75)), ours).Assessment.Restart)
+	tr.RestartAnswered(ours)
+	o := tr.Fail(dispatch.EvidenceUnusable, "http_status: 503", ours.Add(sec(30)), ours.Add(sec(30)))
+	assert.False(t, o.Assessment.Stale)
+	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
+	o = hang(tr, 40)
+	assert.False(t, o.Assessment.Stale)
+}
+
+// One answer without health between a wedge in the making and a hang: the
+// hang is judged from the answer that had health, at once.
+func TestTrackerHealthlessAnswerDoesNotInterrupt(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0, 0)
+	require.False(t, tr.Answer(status(t, 0, 0, true, d(-50), d(-55)), ours).Assessment.Stale)
+	st := status(t, 0, sec(2), true, d(-50), d(-55))
+	st.Health = nil
+	tr.Answer(st, ours.Add(sec(2)))
+	o := hang(tr, 9)
+	assert.False(t, o.Assessment.Stale, "in flight 59s")
+	o = hang(tr, 12)
+	assert.True(t, o.Assessment.Stale, "in flight 62s, seen in flight at the last answer with health")
+}
+
+// computedAt on some answers and not others: the daemon's clock is taken
+// from the last answer that had it, so a wedge does not flap.
+func TestTrackerComputedAtIntermittent(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0, 0)
+	for i, s := 0, 0.0; s <= 300; i, s = i+1, s+15 {
+		st := status(t, 0, sec(s), true, d(-70), d(-75))
+		if i%2 == 1 {
+			st.Health.ComputedAt = nil
+		}
+		o := tr.Answer(st, ours.Add(sec(s)))
+		require.True(t, o.Assessment.Stale, "%vs", s)
+	}
+}
+
+// A step of the daemon's clock between two answers (NTP, a resumed VM)
+// neither fakes a wedge nor hides one: timestamps stamped before the step
+// age from when they were first seen, on our clock.
+func TestTrackerDaemonClockStep(t *testing.T) {
+	t.Parallel()
+	for _, step := range []time.Duration{5 * time.Minute, -5 * time.Minute} {
+		tr := NewTracker(0, 0)
+		for s := 0.0; s <= 60; s += 5 {
+			require.False(t, tr.Answer(status(t, 0, sec(s), true, d(s-1), d(s-0.9)), ours.Add(sec(s))).Assessment.Stale)
+		}
+		// The clock steps; the cycle that starts at 61s (old clock) hangs.
+		st := status(t, 0, sec(63)+step, true, d(61), d(59.1))
+		o := tr.Answer(st, ours.Add(sec(63)))
+		assert.False(t, o.Assessment.Stale, "step %s: the last cycle started 2s ago: %s", step, o.Assessment.Reason)
+		assert.Contains(t, o.Notes, "the daemon's clock stepped against ours: ages measured from first sight until new cycles run")
+		for s := 65.0; s <= 120; s += 5 {
+			o = tr.Answer(status(t, 0, sec(s)+step, true, d(61), d(59.1)), ours.Add(sec(s)))
+			require.False(t, o.Assessment.Stale, "step %s at %vs", step, s)
+		}
+		o = tr.Answer(status(t, 0, sec(125)+step, true, d(61), d(59.1)), ours.Add(sec(125)))
+		assert.True(t, o.Assessment.Stale, "step %s: hung 62s since first seen: the step hides no wedge", step)
+		// New cycles run: back on the daemon's clock.
+		o = tr.Answer(status(t, step, sec(130), true, d(129), d(129.5)), ours.Add(sec(130)))
+		assert.False(t, o.Assessment.Stale)
+		if step > 0 { // back on the daemon's clock (a step back reads as timestamps moving backwards: a fresh grace)
+			assert.Equal(t, sec(0.5), o.Assessment.Verdict.Age, "judged on the daemon's clock again")
+		}
+	}
 }
