@@ -244,12 +244,12 @@ func (l *Loop) run(ctx context.Context, prev <-chan struct{}) {
 // errors is logged once when it starts and once when it ends.
 func (l *Loop) runCycle(ctx context.Context, failing bool) bool {
 	l.phase.Store(nil)
-	startWall, startMono := l.clock.Now(), l.clock.Monotonic()
+	startWall, startMono := l.read()
 	l.stampMu.Lock()
 	l.stamps.start(startWall, startMono)
 	l.stampMu.Unlock()
 	res, err := l.call(ctx)
-	endWall, endMono := l.clock.Now(), l.clock.Monotonic()
+	endWall, endMono := l.read()
 	l.stampMu.Lock()
 	l.stamps.complete(endWall, endMono)
 	l.stampMu.Unlock()
@@ -314,6 +314,16 @@ func (l *Loop) Health() Health {
 		h.Phase = *p
 	}
 	return h
+}
+
+// read reads both clocks: once for the real clock, whose time.Now carries
+// both readings.
+func (l *Loop) read() (time.Time, time.Duration) {
+	if c, ok := l.clock.(realClock); ok {
+		now := time.Now()
+		return now, now.Sub(c.base)
+	}
+	return l.clock.Now(), l.clock.Monotonic()
 }
 
 // judging places a monotonic reading on the judging clock.
