@@ -140,7 +140,7 @@ func TestTargetHealthy(t *testing.T) {
 			assert.Equal(t, 200, code)
 			assert.Contains(t, body, "default: healthy")
 
-			f.clock.Add(61 * time.Second) // both clocks move: a daemon clock that jumped alone would be a step
+			f.clock.Add(61 * time.Second)                             // both clocks move: a daemon clock that jumped alone would be a step
 			f.daemon.Answer(status(61*time.Second, at(-time.Second))) // answering, and wedged
 			for range 3 {
 				code, body = get(t, f.side.TargetHealthy, "/-/target/healthy")
