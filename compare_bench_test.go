@@ -120,7 +120,7 @@ func BenchmarkCompareJSONExporter(b *testing.B) {
 
 	fmt.Printf("\nOne target, one closed-loop client (as Prometheus scrapes), %d rounds of %s per row in rotating order, smithy sample stuck.json, answers of %d bytes:\n\n", rounds, roundTime, size)
 	report(b, single)
-	fmt.Printf("\n%d targets at once, one closed-loop client each, one process per exporter (ours in config-file mode, which closes each status connection), same rounds:\n\n", targets)
+	fmt.Printf("\n%d targets at once, one closed-loop client each, one process per exporter (ours in config-file mode: up to 32 targets keep their status connections), same rounds:\n\n", targets)
 	report(b, multi)
 	if o, t := single[0], single[3]; o.ok() && t.ok() {
 		b.ReportMetric(o.cpuPerScrape/t.cpuPerScrape, "cpu_ratio")
