@@ -50,15 +50,17 @@ func (e *FetchError) Error() string { return e.Err.Error() }
 func (e *FetchError) Unwrap() error { return e.Err }
 
 // Evidence classifies the failure for the evidence model: no answer on an
-// accepted connection within the timeout is a hang; a refused connection
-// means nothing listens; anything else (an answer that is not a usable
-// status, or no connection at all: unreachable, a dial timeout, no such
-// host) says nothing about the daemon's process.
+// accepted connection within the timeout is a hang; a refused connection or
+// a name that does not exist means nothing listens there; anything else (an
+// answer that is not a usable status, or no connection at all: unreachable,
+// a dial timeout, a DNS failure) says nothing about the daemon's process.
 func (e *FetchError) Evidence() dispatch.Evidence {
+	var dnsErr *net.DNSError
 	switch {
 	case e.Reason == ReasonTimeout:
 		return dispatch.EvidenceHung
-	case e.Reason == ReasonConnect && errors.Is(e.Err, syscall.ECONNREFUSED):
+	case e.Reason == ReasonConnect && errors.Is(e.Err, syscall.ECONNREFUSED),
+		e.Reason == ReasonConnect && errors.As(e.Err, &dnsErr) && dnsErr.IsNotFound:
 		return dispatch.EvidenceRefused
 	}
 	return dispatch.EvidenceUnusable
@@ -77,8 +79,19 @@ func fetchStatus(ctx context.Context, client *http.Client, url string, maxBody i
 	// Whether a connection was ever made: a timeout without one is an
 	// unreachable daemon (packets dropped, a partition), not a hung one.
 	var connected atomic.Bool
+	// (ConnectDone: the TCP connection, before any TLS handshake, which a
+	// blocked daemon never completes; GotConn: a reused one.)
 	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) { connected.Store(true) },
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil {
+				connected.Store(true)
+			}
+		},
+		GotConn: func(info httptrace.GotConnInfo) {
+			if info.Reused {
+				connected.Store(true)
+			}
+		},
 	}))
 	resp, err := client.Do(req)
 	if err != nil {

@@ -457,7 +457,7 @@ func (s *simulation) excused(a dispatch.Assessment) bool {
 	if a.Evidence != dispatch.EvidenceHung {
 		return carried
 	}
-	replacedUnseen := s.usableFromProc != s.p.id && (s.lastUsableFlight || s.streakBlocked)
+	replacedUnseen := s.usableFromProc != s.p.id && !s.restartAnswered && (s.lastUsableFlight || s.streakBlocked)
 	return carried || (s.streakBlocked && s.streakReplaced) || s.stoppedUnseen() || replacedUnseen
 }
 

@@ -176,7 +176,7 @@ func (t *Target) request(ctx context.Context) probeResult {
 	t.logChanges(r)
 	if t.gaveUp > 0 && err == nil && !t.slowWarned {
 		t.slowWarned = true
-		level.Warn(t.logger).Log("msg", "the status answered after a caller gave up waiting: a scrape that gives up reports dispatch_up 0 (DOWN) although the daemon answers; give Prometheus' scrape_timeout more than --target.timeout plus --target.timeout-offset, or lower --target.timeout",
+		level.Warn(t.logger).Log("msg", "the status answered after a caller gave up waiting (a scrape, or /-/target/healthy after --liveness.timeout): that caller reported dispatch_up 0 (DOWN) although the daemon answers; give Prometheus' scrape_timeout more than --target.timeout plus --target.timeout-offset and the liveness probe more than --liveness.timeout, or lower --target.timeout",
 			"answered_in", r.duration, "caller_waited", t.gaveUp, "timeout", t.opts.Timeout)
 	}
 	t.gaveUp = 0
@@ -206,6 +206,9 @@ func (t *Target) logChanges(r probeResult) {
 	}
 	if r.obs.Restarted {
 		level.Info(t.logger).Log("msg", "daemon restart noticed: a fresh grace period starts", "grace", r.obs.Assessment.Verdict.Threshold)
+	}
+	if r.obs.RestartWindowEnded {
+		level.Warn(t.logger).Log("msg", "liveness asked for a restart for a whole --liveness.restart-window and the daemon still hangs; what hangs now may be a new process, so its hang counts afresh. If the kubelet needs longer (failureThreshold × periodSeconds of the daemon's livenessProbe), raise --liveness.restart-window to match, or it never restarts a hung daemon")
 	}
 	if r.obs.NewRun {
 		level.Info(t.logger).Log("msg", "loop started again; a cycle still in flight from before keeps its age")
@@ -259,7 +262,9 @@ func (t *Target) Liveness(p Probe, shadow bool) bool {
 	restart := p.result.obs.Assessment.Restart
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if restart && !shadow {
+	if restart {
+		// In shadow mode too, so that everything but the answer is what
+		// enforce mode would show.
 		t.tracker.RestartAnswered(t.opts.Now())
 	}
 	if restart == t.episode {

@@ -17,10 +17,12 @@ const (
 	// EvidenceUsable: an answer in the contract (2xx, decoded, with health;
 	// or "no daemon at all"), or an in-process loop read directly.
 	EvidenceUsable
-	// EvidenceUnusable: the process answered, but not with a usable status:
-	// another HTTP status (401, 500, 503 "starting"), a body that does not
-	// decode, one too large, HTML, health missing, a TLS failure, a reset.
-	// It proves a process listens and says nothing of its loop.
+	// EvidenceUnusable: no usable status, and no sign of a hang: the
+	// process answered, but not with a usable status (another HTTP status:
+	// 401, 500, 503 "starting"; a body that does not decode, one too large,
+	// HTML, health missing; a TLS failure, a reset), or no connection was
+	// made at all (unreachable, a dial timeout, a DNS failure). It says
+	// nothing of the loop.
 	EvidenceUnusable
 	// EvidenceRefused: nothing listens (connection refused, no such host):
 	// the daemon is starting or gone. Whatever was known of its loop is
@@ -132,7 +134,7 @@ func Decide(l Look) Assessment {
 	case EvidenceUsable:
 		return usable(l, a)
 	case EvidenceUnusable:
-		a.State, a.Reason = StateDown, "the daemon answers, but not with a usable status: "+l.Detail
+		a.State, a.Reason = StateDown, "no usable status: "+l.Detail
 		if l.WasStale && l.Health != nil {
 			// An answer that says nothing of the loop does not end a wedge.
 			if v := Judge(*l.Health); v.Stale {

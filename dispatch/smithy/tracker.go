@@ -28,6 +28,9 @@ type Observation struct {
 	NewRun bool
 	// Notes name oddities of the answer worth one log line each.
 	Notes []string
+	// RestartWindowEnded is true when liveness had asked for a restart for
+	// a whole restart window and the daemon still hangs.
+	RestartWindowEnded bool
 }
 
 // Tracker follows one daemon across status requests: it classifies each
@@ -48,9 +51,12 @@ type Tracker struct {
 	stale        bool             // the last decision's Stale
 	last         *Observation     // the last decision, for callers that stop waiting
 
-	// restartAsked is when liveness first answered 503 since the last
-	// usable answer (RestartAnswered); zero when it has not.
-	restartAsked time.Time
+	// restartAsked is when liveness first answered 503 (RestartAnswered) in
+	// the current restart window; zero outside one. askedSinceUsable: it
+	// did, since the last usable answer. windowEnded: a window just ended.
+	restartAsked     time.Time
+	askedSinceUsable bool
+	windowEnded      bool
 
 	// The judging clock: when each timestamp was first seen (our clock),
 	// the daemon's offset from our clock (computedAt − our time) at the
@@ -94,6 +100,7 @@ func (t *Tracker) Answer(st *Status, at time.Time) Observation {
 	if !*st.Available {
 		// No daemon at all: nothing runs, and a daemon appearing later is new.
 		t.base, t.runningSince, t.restartAsked = nil, time.Time{}, time.Time{}
+		t.forgetClock()
 		h := dispatch.Health{Now: at, Interval: st.Interval(), Threshold: t.thresholdOf(st)}
 		detail := "the server has no dispatch daemon"
 		if st.Reason != "" {
@@ -105,18 +112,25 @@ func (t *Tracker) Answer(st *Status, at time.Time) Observation {
 		// The daemon's own answer, without its health (computing it threw,
 		// perhaps for the very reason the loop hangs): it says nothing of
 		// the loop, but does not interrupt what the last usable answer said.
-		l := dispatch.Look{Evidence: dispatch.EvidenceUnusable, Health: t.extrapolated(at), WasStale: t.carriesWedge(),
-			Interrupted: t.interrupted.After(t.baseAt), Detail: "health missing"}
+		l := dispatch.Look{Evidence: dispatch.EvidenceUnusable, Health: t.extrapolated(at), WasStale: t.carriesWedge(at),
+			Interrupted: t.interrupted.After(t.baseAt) || t.askedSinceUsable, Detail: "health missing"}
 		obs := Observation{Status: st, Health: l.Health,
 			Notes: []string{"health missing (the daemon could not compute it): staleness and queue not judged"}}
 		return t.decide(obs, l)
 	}
-	t.restartAsked = time.Time{} // a usable answer: whatever liveness asked is judged afresh
+	t.restartAsked, t.askedSinceUsable = time.Time{}, false // a usable answer: whatever liveness asked is judged afresh
 
 	h, notes := t.health(st, at)
 	obs := Observation{Status: st, Notes: notes}
 	prev := t.base
 	obs.Restarted = restarted(prev, h)
+	if obs.Restarted && st.Health.ComputedAt == nil && t.hasOffset {
+		// A new process that does not say its time: the old one's clock
+		// offset says nothing of it.
+		t.forgetClock()
+		h, notes = t.health(st, at)
+		obs.Notes = notes
+	}
 	obs.NewRun = !obs.Restarted && prev != nil && !prev.Running && h.Running
 	switch {
 	case !h.Running:
@@ -149,6 +163,7 @@ func (t *Tracker) Fail(e dispatch.Evidence, detail string, start, end time.Time)
 		// longer serves, and the next one to answer is new.
 		t.base, t.runningSince, t.restartAsked = nil, time.Time{}, time.Time{}
 		t.contactAt, t.hungSince = end, time.Time{}
+		t.forgetClock()
 	case dispatch.EvidenceHung:
 		if t.hungSince.IsZero() {
 			t.hungSince = start
@@ -157,8 +172,8 @@ func (t *Tracker) Fail(e dispatch.Evidence, detail string, start, end time.Time)
 		e = dispatch.EvidenceUnusable
 		t.contactAt, t.hungSince, t.interrupted = end, time.Time{}, end
 	}
-	l := dispatch.Look{Evidence: e, Health: t.extrapolated(end), WasStale: t.carriesWedge(), Detail: detail,
-		Interrupted: t.interrupted.After(t.baseAt)}
+	l := dispatch.Look{Evidence: e, Health: t.extrapolated(end), WasStale: t.carriesWedge(end), Detail: detail,
+		Interrupted: t.interrupted.After(t.baseAt) || !t.restartAsked.IsZero() || t.askedSinceUsable}
 	if e != dispatch.EvidenceHung {
 		return t.decide(Observation{Health: l.Health}, l)
 	}
@@ -168,17 +183,36 @@ func (t *Tracker) Fail(e dispatch.Evidence, detail string, start, end time.Time)
 		// started, so its hang counts afresh from here (it gets a
 		// threshold of start-up before liveness fails again).
 		if next := t.restartAsked.Add(t.restartWindow); end.After(next) {
-			t.hungSince, t.restartAsked = next, time.Time{}
+			if next.After(t.hungSince) {
+				t.hungSince = next
+			}
+			t.restartAsked, t.windowEnded = time.Time{}, true
 		}
 	}
 	l.HungFor = end.Sub(t.hungSince)
-	return t.decide(Observation{Health: l.Health}, l)
+	obs := t.decide(Observation{Health: l.Health}, l)
+	obs.RestartWindowEnded, t.windowEnded = t.windowEnded, false
+	return obs
 }
 
 // carriesWedge: a wedge judged before goes on through answers that say
-// nothing of the loop, unless liveness has since asked for a restart, for
-// then the process that answers may be the new one.
-func (t *Tracker) carriesWedge() bool { return t.stale && t.restartAsked.IsZero() }
+// nothing of the loop, for at most a threshold since the last usable answer
+// (a long run of 401s is more likely a new process than the old wedge), and
+// not once liveness has asked for a restart, for then the process that
+// answers may be the new one.
+func (t *Tracker) carriesWedge(at time.Time) bool {
+	if !t.stale || t.askedSinceUsable || t.base == nil {
+		return false
+	}
+	return at.Sub(t.baseAt) <= t.base.StaleThreshold()
+}
+
+// forgetClock drops what is known of the daemon's clock: a process that
+// serves next may keep another.
+func (t *Tracker) forgetClock() {
+	t.offset, t.hasOffset, t.stepAt = 0, false, time.Time{}
+	t.seenStarted, t.seenCompleted = sighting{}, sighting{}
+}
 
 // RestartAnswered records that the liveness endpoint answered 503 at our
 // time at. From the first such answer since the last usable one, the
@@ -189,6 +223,7 @@ func (t *Tracker) RestartAnswered(at time.Time) {
 	if t.restartAsked.IsZero() {
 		t.restartAsked = at
 	}
+	t.askedSinceUsable = true
 }
 
 // Last is the latest decision, unchanged, for a caller that stopped waiting
