@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,7 +94,10 @@ func TestKubernetesDeployment(t *testing.T) {
 	assert.GreaterOrEqual(t, probe.TimeoutSeconds, int32(3), "above --liveness.timeout (2s)")
 	assert.GreaterOrEqual(t, probe.PeriodSeconds*probe.FailureThreshold, int32(60),
 		"consecutive failures over a minute: more than a crashed sidecar's restart takes")
-	assert.Empty(t, probe.HTTPGet.Scheme, "plain HTTP without --web.config.file: see web-config/")
+	assert.Empty(t, probe.HTTPGet.Scheme, "plain HTTP without --web.config.file: see ../kubernetes-web-config/")
+	own := exporter.LivenessProbe
+	assert.Less(t, own.PeriodSeconds*own.FailureThreshold, probe.PeriodSeconds*probe.FailureThreshold,
+		"a hung exporter is restarted before the daemon's probe could fail because of it")
 	window := probe.PeriodSeconds * probe.FailureThreshold
 	assert.Contains(t, exporter.Args, fmt.Sprintf("--liveness.restart-window=%ds", window),
 		"the restart window is the kubelet's failureThreshold × periodSeconds: shorter and a hung daemon is never restarted, longer and the new process is shot too")
@@ -110,25 +114,25 @@ func TestKubernetesWebConfig(t *testing.T) {
 		Resources  []string                `yaml:"resources"`
 		Patches    []struct{ Path string } `yaml:"patches"`
 	}
-	b, err := os.ReadFile("kubernetes/web-config/kustomization.yml")
+	b, err := os.ReadFile("kubernetes-web-config/kustomization.yml")
 	require.NoError(t, err)
 	require.NoError(t, goyaml.UnmarshalStrict(b, &k))
-	assert.Equal(t, []string{"../", "web-config.yml"}, k.Resources)
+	assert.Equal(t, []string{"../kubernetes", "web-config.yml"}, k.Resources, "the base is a sibling: kustomize refuses an overlay inside its base")
 	require.Len(t, k.Patches, 2)
 	for _, p := range k.Patches {
-		_, err := os.Stat(filepath.Join("kubernetes/web-config", p.Path))
+		_, err := os.Stat(filepath.Join("kubernetes-web-config", p.Path))
 		assert.NoError(t, err)
 	}
 
 	var secret corev1.Secret
-	decodeStrict(t, "kubernetes/web-config/web-config.yml", &secret)
+	decodeStrict(t, "kubernetes-web-config/web-config.yml", &secret)
 	var webConfig web.Config
 	require.NoError(t, goyaml.UnmarshalStrict([]byte(secret.StringData["web-config.yml"]), &webConfig))
 	require.NotEmpty(t, webConfig.Users)
 
 	var base, patch appsv1.Deployment
 	decodeStrict(t, "kubernetes/deployment.yml", &base)
-	decodeStrict(t, "kubernetes/web-config/deployment-patch.yml", &patch)
+	decodeStrict(t, "kubernetes-web-config/deployment-patch.yml", &patch)
 	assert.Equal(t, base.Name, patch.Name)
 
 	exporter := container(t, &patch, "dispatch-exporter")
@@ -177,7 +181,7 @@ func TestKubernetesWebConfig(t *testing.T) {
 	assert.Equal(t, container(t, &base, "smithy").LivenessProbe.HTTPGet.Path, daemon.LivenessProbe.HTTPGet.Path)
 
 	var pm monitoringv1.PodMonitor
-	decodeStrict(t, "kubernetes/web-config/podmonitor-patch.yml", &pm)
+	decodeStrict(t, "kubernetes-web-config/podmonitor-patch.yml", &pm)
 	require.Len(t, pm.Spec.PodMetricsEndpoints, 1)
 	ep := pm.Spec.PodMetricsEndpoints[0]
 	require.NotNil(t, ep.Scheme)
@@ -293,4 +297,20 @@ func TestStrictDecodingCatchesTypos(t *testing.T) {
 	err = yaml.UnmarshalStrict([]byte(typo), &d)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown field "readOnlyRootFilesytem"`)
+}
+
+// TestKustomizeRendersBothExamples renders the base and the web-config
+// overlay with the real kustomize (kubectl's): an overlay inside its own
+// base, for one, is refused as a cycle.
+func TestKustomizeRendersBothExamples(t *testing.T) {
+	t.Parallel()
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl not on PATH (Debian package kubectl): the layout checks above still run")
+	}
+	for dir, want := range map[string]string{"kubernetes": "/-/target/healthy", "kubernetes-web-config": "scheme: HTTPS"} {
+		out, err := exec.Command(kubectl, "kustomize", dir).CombinedOutput()
+		require.NoError(t, err, "kubectl kustomize %s:\n%s", dir, out)
+		assert.Contains(t, string(out), want, dir)
+	}
 }
