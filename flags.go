@@ -3,7 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"path"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +24,13 @@ type flagValues struct {
 	targetURLSet   bool // given on the command line, not the default
 	targetTimeout  time.Duration
 	timeoutOffset  time.Duration
-	maxBody        units.Base2Bytes
+	maxBody        units.Base2Bytes // parsed from maxBodyText by validate
+	maxBodyText    string
+	logLevel       string
+	logFormat      string
+	livenessMode   string
+	listen         []string
+	stackDir       string
 	configFile     string
 	livenessWait   time.Duration
 	restartWindow  time.Duration
@@ -30,8 +40,36 @@ type flagValues struct {
 }
 
 // validate returns the first bad value, naming its flag; the exporter then
-// ends with that one line, before it serves anything.
-func (f flagValues) validate() error {
+// ends with that one line, before it serves anything. It also parses the
+// flags kingpin would reject without naming them (enums, sizes).
+func (f *flagValues) validate() error {
+	for _, e := range []struct {
+		flag, val string
+		one       []string
+	}{
+		{"log.level", f.logLevel, []string{"debug", "info", "warn", "error"}},
+		{"log.format", f.logFormat, []string{"logfmt", "json"}},
+		{"liveness.mode", f.livenessMode, []string{"enforce", "shadow"}},
+	} {
+		if !slices.Contains(e.one, e.val) {
+			return fmt.Errorf("--%s=%s: must be one of %s", e.flag, e.val, strings.Join(e.one, ", "))
+		}
+	}
+	size, err := units.ParseBase2Bytes(f.maxBodyText)
+	if err != nil || size <= 0 {
+		return fmt.Errorf("--target.max-body-bytes=%s: must be a positive size such as 64KiB or 1MiB", f.maxBodyText)
+	}
+	f.maxBody = size
+	for _, addr := range f.listen {
+		if err := validListenAddress(addr); err != nil {
+			return fmt.Errorf("--web.listen-address=%s: %w", addr, err)
+		}
+	}
+	if f.stackDir != "" {
+		if err := writableDir(f.stackDir); err != nil {
+			return fmt.Errorf("--watchdog.stack-dump-dir=%s: %w", f.stackDir, err)
+		}
+	}
 	checks := []struct {
 		bad  bool
 		flag string
@@ -40,7 +78,7 @@ func (f flagValues) validate() error {
 	}{
 		{f.targetTimeout <= 0, "target.timeout", f.targetTimeout, "must be positive"},
 		{f.timeoutOffset < 0, "target.timeout-offset", f.timeoutOffset, "must not be negative"},
-		{f.maxBody <= 0, "target.max-body-bytes", f.maxBody, "must be positive"},
+
 		{f.livenessWait <= 0, "liveness.timeout", f.livenessWait, "must be positive"},
 		{f.restartWindow <= 0, "liveness.restart-window", f.restartWindow, "must be positive: the livenessProbe's failureThreshold × periodSeconds"},
 		{f.staleThreshold < 0, "poll.stale-threshold", f.staleThreshold, "must not be negative (0: the daemon's, else max(60s, 10 × poll interval))"},
@@ -73,6 +111,8 @@ func validTelemetryPath(p string) error {
 		return errors.New(`must start with "/"`)
 	case p == "/":
 		return errors.New(`must not be "/", which serves the landing page`)
+	case strings.HasSuffix(p, "/"):
+		return errors.New(`must not end with "/", which would serve metrics on every path below it`)
 	case strings.ContainsFunc(p, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~/", r))
 	}):
@@ -92,4 +132,31 @@ func validTelemetryPath(p string) error {
 		}
 	}
 	return nil
+}
+
+// validListenAddress accepts host:port with a port from 0 to 65535 (the
+// host may be empty: every interface).
+func validListenAddress(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port or :port: %w", err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+// writableDir checks that dir exists, or can be made, and takes files.
+func writableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create it: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".dispatch_exporter-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write files in it: %w", err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	return os.Remove(name)
 }

@@ -57,22 +57,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	webFlags := webflag.AddFlags(app, ":9847")
 	app.Flag("web.telemetry-path", "Path under which to expose metrics; not / and no other endpoint's.").Default("/metrics").StringVar(&f.metricsPath)
 	noSelf := app.Flag("web.disable-exporter-metrics", "Exclude metrics about the exporter itself (go_*, process_*) from /metrics.").Bool()
-	logLevel := app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error")
-	logFormat := app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json")
+	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: one of debug, info, warn, error.").Default("info").String()
+	logFormat := app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").String()
 
 	app.Flag("target.url", "Status endpoint of the daemon to watch, http or https (sidecar mode, without --config.file).").
 		Default("http://localhost:3457/api/daemon/status").IsSetByUser(&f.targetURLSet).StringVar(&f.targetURL)
 	app.Flag("target.timeout", "Timeout of each status request; a Prometheus scrape timeout bounds it further.").Default("5s").DurationVar(&f.targetTimeout)
 	app.Flag("target.timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time to answer.").Default("0.5s").DurationVar(&f.timeoutOffset)
-	app.Flag("target.max-body-bytes", "Largest status body accepted.").Default("1MiB").BytesVar(&f.maxBody)
+	app.Flag("target.max-body-bytes", "Largest status body accepted (e.g. 64KiB, 1MiB).").Default("1MiB").StringVar(&f.maxBodyText)
 	app.Flag("config.file", "YAML file of named targets with HTTP client options, served on /probe?target=NAME. Reloaded on SIGHUP and POST /-/reload.").StringVar(&f.configFile)
 	configCheck := app.Flag("config.check", "Validate --config.file and exit.").Bool()
-	livenessMode := app.Flag("liveness.mode", "enforce: /-/target/healthy answers 503 when the daemon should be restarted; shadow: answers 200 and logs 'would restart'.").Default("enforce").Enum("enforce", "shadow")
+	livenessMode := app.Flag("liveness.mode", "enforce: /-/target/healthy answers 503 when the daemon should be restarted; shadow: answers 200 and logs 'would restart'.").Default("enforce").String()
 	app.Flag("liveness.restart-window", "How long /-/target/healthy goes on answering 503 for a daemon that hangs; set it to the livenessProbe's failureThreshold × periodSeconds. After it, a hang that goes on may be the process the kubelet just started, and gets a threshold of start-up.").Default("60s").DurationVar(&f.restartWindow)
 	app.Flag("liveness.timeout", "Longest /-/target/healthy waits for the daemon before answering from its last good status. Keep it under the probe's timeoutSeconds.").Default("2s").DurationVar(&f.livenessWait)
 
 	app.Flag("poll.stale-threshold", "Staleness threshold; default (0s): the daemon's, else max(60s, 10 × poll interval).").Default("0s").DurationVar(&f.staleThreshold)
-	stackDir := app.Flag("watchdog.stack-dump-dir", "Directory for goroutine dumps taken when an in-process loop wedges; default: dispatch-stacks-UID under the system's temporary directory.").String()
+	app.Flag("watchdog.stack-dump-dir", "Directory for goroutine dumps taken when an in-process loop wedges; default: dispatch-stacks-UID under the system's temporary directory.").StringVar(&f.stackDir)
 
 	app.Flag("demo", "Run a simulated dispatch daemon in process and export it, with fault injection under /demo/.").BoolVar(&f.demo)
 	app.Flag("demo.poll-interval", "Poll interval of the simulated daemon.").Default("5s").DurationVar(&f.demoInterval)
@@ -83,6 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exited
 	}
 	if err == nil {
+		f.logLevel, f.logFormat, f.livenessMode, f.listen = *logLevel, *logFormat, *livenessMode, *webFlags.WebListenAddresses
 		err = f.validate()
 	}
 	if err != nil {
@@ -120,7 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var states func() []collector.LoopState
 	if f.demo {
-		d, err := demo.New(demo.Options{Interval: f.demoInterval, StaleThreshold: f.staleThreshold, Logger: logger, StackDumpDir: *stackDir})
+		d, err := demo.New(demo.Options{Interval: f.demoInterval, StaleThreshold: f.staleThreshold, Logger: logger, StackDumpDir: f.stackDir})
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo", "err", err)
 			return 2

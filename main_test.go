@@ -313,7 +313,7 @@ func TestBadInputExitsClearly(t *testing.T) {
 	}{
 		{[]string{"--bogus"}, 2, "dispatch_exporter: unknown long flag '--bogus'; try --help"},
 		{[]string{"--demo.poll-interval=soon"}, 2, `time: invalid duration "soon"`},
-		{[]string{"--log.level=loud"}, 2, "enum value must be one of debug,info,warn,error"},
+		{[]string{"--log.level=loud"}, 2, "--log.level=loud: must be one of debug, info, warn, error"},
 		{[]string{"--demo", "--demo.poll-interval=0s"}, 2, "--demo.poll-interval=0s: must be positive"},
 
 		{[]string{"--web.telemetry-path=metrics"}, 2, `--web.telemetry-path=metrics: must start with "/"`},
@@ -335,7 +335,7 @@ func TestBadInputExitsClearly(t *testing.T) {
 		{[]string{"--poll.stale-threshold=-5s"}, 2, "--poll.stale-threshold=-5s: must not be negative"},
 		{[]string{"--target.timeout=0s"}, 2, "--target.timeout=0s: must be positive"},
 		{[]string{"--target.timeout=-1s"}, 2, "--target.timeout=-1s: must be positive"},
-		{[]string{"--target.max-body-bytes=0"}, 2, "--target.max-body-bytes=0B: must be positive"},
+		{[]string{"--target.max-body-bytes=0"}, 2, "--target.max-body-bytes=0: must be a positive size"},
 		{[]string{"--target.timeout-offset=-1s"}, 2, "--target.timeout-offset=-1s: must not be negative"},
 		{[]string{"--liveness.timeout=0s"}, 2, "--liveness.timeout=0s: must be positive"},
 		{[]string{"--liveness.restart-window=0s"}, 2, "--liveness.restart-window=0s: must be positive"},

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/common/config"
@@ -78,6 +79,11 @@ func LoadConfig(path string) (*Config, error) {
 // timeuot"), in YAML's words rather than Go's types, and never shows a
 // target URL's credentials.
 func ParseConfig(b []byte) (*Config, error) {
+	cfg, err := parseConfig(b)
+	return cfg, redactText(err) // a decoder's message may quote a URL (proxy_url) with its secrets
+}
+
+func parseConfig(b []byte) (*Config, error) {
 	var cfg Config
 	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
 		return nil, explainYAMLError(b, err)
@@ -110,8 +116,13 @@ func ValidateTargetURL(raw string) error {
 	if err != nil {
 		return fmt.Errorf("not a URL: %w", redactErr(err))
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return fmt.Errorf("want http:// or https:// and a host, got %q", RedactURL(raw))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q is not a number from 1 to 65535", p)
+		}
 	}
 	return nil
 }

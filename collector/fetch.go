@@ -108,7 +108,7 @@ func fetchStatus(ctx context.Context, client *http.Client, url string, maxBody i
 		return nil, &FetchError{classify(ctx, err), fmt.Errorf("read body: %w", redactErr(err))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &FetchError{ReasonHTTPStatus, fmt.Errorf("target answered HTTP %s: %s", resp.Status, excerpt(body))}
+		return nil, &FetchError{ReasonHTTPStatus, fmt.Errorf("target answered HTTP %s: %s", resp.Status, scrub(excerpt(body), urlSecrets(url)))}
 	}
 	if int64(len(body)) > maxBody {
 		return nil, &FetchError{ReasonTooLarge, fmt.Errorf("status body exceeds the %d-byte cap", maxBody)}

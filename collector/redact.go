@@ -1,8 +1,11 @@
 package collector
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/url"
+	"regexp"
+	"strings"
 )
 
 // redacted replaces a secret in a URL shown to people.
@@ -53,4 +56,74 @@ func redactErr(err error) error {
 		ue.URL = RedactURL(ue.URL)
 	}
 	return err
+}
+
+// urlInText finds what looks like a URL in free text.
+var urlInText = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>` + "`" + `]+`)
+
+// userInfoInText and queryInText are the secrets of a URL that does not
+// parse (an invalid port, say), found by shape.
+var (
+	userInfoInText = regexp.MustCompile(`://[^/@\s]*@`)
+	queryInText    = regexp.MustCompile(`\?[^\s"'<>]*`)
+)
+
+// RedactText redacts every URL in free text (an error message, a decoder's
+// complaint) as RedactURL does; a URL that does not parse loses its user
+// info and query by shape.
+func RedactText(s string) string {
+	return urlInText.ReplaceAllStringFunc(s, func(raw string) string {
+		if u, err := url.Parse(raw); err == nil {
+			return redactURL(u).String()
+		}
+		raw = userInfoInText.ReplaceAllString(raw, "://"+redacted+"@")
+		return queryInText.ReplaceAllString(raw, "?"+redacted)
+	})
+}
+
+// redactedError shows its error's text with every URL in it redacted.
+type redactedError struct{ err error }
+
+func (e redactedError) Error() string { return RedactText(e.err.Error()) }
+
+func (e redactedError) Unwrap() error { return e.err }
+
+// redactText wraps err so that its text never shows a URL's secrets.
+func redactText(err error) error {
+	if err == nil {
+		return nil
+	}
+	return redactedError{err}
+}
+
+// urlSecrets lists the secrets of a target URL as they could come back in
+// a body that echoes the request: the password, the user info in Basic
+// auth form, and every query value.
+func urlSecrets(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	if u.User != nil {
+		out = append(out, u.User.Username())
+		if p, ok := u.User.Password(); ok {
+			out = append(out, p, base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+p)))
+		}
+	}
+	for _, vs := range u.Query() {
+		out = append(out, vs...)
+	}
+	return out
+}
+
+// scrub replaces every secret of the target URL in text, and redacts the
+// URLs in it.
+func scrub(text string, secrets []string) string {
+	for _, s := range secrets {
+		if len(s) >= 3 { // shorter would blank out ordinary words
+			text = strings.ReplaceAll(text, s, redacted)
+		}
+	}
+	return RedactText(text)
 }
