@@ -15,8 +15,9 @@ type flight[T any] struct {
 }
 
 type flightCall[T any] struct {
-	done chan struct{}
-	val  T
+	done     chan struct{}
+	val      T
+	panicked bool // fn panicked: val is not a result
 }
 
 // do returns fn's result, starting fn only if no call is in flight. fn runs
@@ -41,16 +42,22 @@ func (f *flight[T]) do(ctx context.Context, timeout time.Duration, fn func(conte
 
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	run := func() {
-		defer cancel()
+		// Whatever fn does, even panic, the call ends: no later caller
+		// waits for a call that will never finish.
+		c.panicked = true
+		defer func() {
+			cancel()
+			f.mu.Lock()
+			f.call = nil
+			f.mu.Unlock()
+			close(c.done)
+		}()
 		c.val = fn(callCtx)
-		f.mu.Lock()
-		f.call = nil
-		f.mu.Unlock()
-		close(c.done)
+		c.panicked = false
 	}
 	callDeadline, _ := callCtx.Deadline()
 	if deadline, has := ctx.Deadline(); !has || !deadline.Before(callDeadline) {
-		run()
+		run() // a panic goes on up to this caller, after the call has ended
 		return c.val, true
 	}
 	go run()
@@ -60,7 +67,7 @@ func (f *flight[T]) do(ctx context.Context, timeout time.Duration, fn func(conte
 func (c *flightCall[T]) wait(ctx context.Context) (val T, ok bool) {
 	select {
 	case <-c.done:
-		return c.val, true
+		return c.val, !c.panicked
 	case <-ctx.Done():
 		return val, false
 	}

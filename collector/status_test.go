@@ -508,7 +508,9 @@ func TestTargetUntrustedCertificateIsTLS(t *testing.T) {
 	}))
 	defer srv.Close()
 	var logs dispatchtest.Logs
-	v, st, _ := probe(t, newTestTarget(t, srv.URL, &logs))
+	// A handshake under -race on a busy machine can take longer than the
+	// other tests' 300ms timeout.
+	v, st, _ := probe(t, newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = 5 * time.Second }))
 	assert.Equal(t, 1.0, v["dispatch_status_request_failures_total{reason=tls}"], v)
 	assert.Equal(t, dispatch.EvidenceUnusable, st.Evidence)
 }

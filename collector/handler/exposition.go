@@ -231,7 +231,20 @@ func (e *exposer) metrics(c prometheus.Collector) []prometheus.Metric {
 	if sl == nil {
 		sl = newSlot()
 	}
-	defer e.slots.Put(sl) // its channel empty again, its drainer stopped
+	completed := false
+	defer func() {
+		if completed {
+			e.slots.Put(sl) // its channel empty again, its drainer stopped
+			return
+		}
+		// Collect panicked (net/http recovers it): stop this slot's
+		// drainer and drop the slot, so that nothing of it serves another
+		// scrape.
+		if !sl.drainer.Stop() {
+			close(sl.quit)
+			<-sl.done
+		}
+	}()
 	var out []prometheus.Metric
 	if p, ok := e.lists.Get().(*[]prometheus.Metric); ok {
 		out = (*p)[:0]
@@ -248,6 +261,7 @@ func (e *exposer) metrics(c prometheus.Collector) []prometheus.Metric {
 	for len(sl.ch) > 0 {
 		out = append(out, <-sl.ch)
 	}
+	completed = true
 	return out
 }
 
@@ -426,7 +440,7 @@ func (e *exposer) serve(w http.ResponseWriter, r *http.Request, self prometheus.
 	}()
 	buf.Reset()
 	var filter []string
-	if r.URL != nil && strings.Contains(r.URL.RawQuery, "name") {
+	if r.URL != nil && r.URL.RawQuery != "" { // parse only when there is a query: a probe's has target= alone
 		filter = r.URL.Query()["name[]"]
 	}
 	var enc expfmt.Encoder
