@@ -281,6 +281,10 @@ func report(b testing.TB, sides []*side) {
 
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/1e3) }
 
+// prometheusAccept is Prometheus 3's Accept header for its default scrape
+// protocols.
+const prometheusAccept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+
 // load runs one closed-loop client per URL for d, each with its own
 // keep-alive connection, as Prometheus scrapes; it returns every request's
 // latency, and fails on any non-200 answer.
@@ -296,7 +300,16 @@ func load(b testing.TB, urls []string, d time.Duration) []time.Duration {
 			var mine []time.Duration
 			for time.Now().Before(deadline) {
 				start := time.Now()
-				resp, err := client.Get(url)
+				req, err := http.NewRequest(http.MethodGet, url, nil)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				// What Prometheus 3 sends with its default scrape protocols
+				// and a 10s scrape timeout.
+				req.Header.Set("Accept", prometheusAccept)
+				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+				resp, err := client.Do(req)
 				if err != nil {
 					b.Error(err)
 					return
