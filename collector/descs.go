@@ -102,6 +102,7 @@ func (d *descs) describe(ch chan<- *prometheus.Desc) {
 // the decision taken on it.
 type sample struct {
 	loop       string
+	labels     *loopLabels      // loop's label pairs, built once
 	health     *dispatch.Health // nil: nothing known of the loop
 	assessment dispatch.Assessment
 	stats      *dispatch.CycleStats
@@ -112,8 +113,8 @@ type sample struct {
 // decision; nothing else is exported that was not observed: no timestamp
 // before the first cycle, no queue unless the latest answer reported it.
 func (d *descs) collect(ch chan<- prometheus.Metric, s sample) {
-	gauge := func(desc *prometheus.Desc, value float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, value, append([]string{s.loop}, labels...)...)
+	gauge := func(desc *prometheus.Desc, v float64) {
+		ch <- &value{desc: desc, labels: s.labels.loop, typ: prometheus.GaugeValue, v: v}
 	}
 	a := s.assessment
 	gauge(d.up, boolValue(a.Up))
@@ -122,7 +123,7 @@ func (d *descs) collect(ch chan<- prometheus.Metric, s sample) {
 	}
 	if st := s.stats; st != nil {
 		for _, r := range dispatch.Results() {
-			ch <- prometheus.MustNewConstMetric(d.cycles, prometheus.CounterValue, float64(st.Results[r]), s.loop, r.String())
+			ch <- &value{desc: d.cycles, labels: s.labels.result[r], typ: prometheus.CounterValue, v: float64(st.Results[r])}
 		}
 		ch <- prometheus.MustNewConstHistogram(d.cycleDuration, st.Count, st.SumSeconds, st.Buckets, s.loop)
 	}

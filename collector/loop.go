@@ -13,8 +13,9 @@ import (
 // each loop at scrape time, so dispatch_poll_stale turns 1 while the loop
 // goroutine is blocked in a wedged cycle.
 type LoopCollector struct {
-	descs *descs
-	loops []*dispatch.Loop
+	descs  *descs
+	loops  []*dispatch.Loop
+	labels []*loopLabels // per loop, built once
 }
 
 // NewLoopCollector collects the given loops, which must have distinct names.
@@ -26,7 +27,11 @@ func NewLoopCollector(loops ...*dispatch.Loop) (*LoopCollector, error) {
 		}
 		seen[l.Name()] = true
 	}
-	return &LoopCollector{descs: newDescs(new(descNames)), loops: loops}, nil
+	labels := make([]*loopLabels, len(loops))
+	for i, l := range loops {
+		labels[i] = newLoopLabels(l.Name())
+	}
+	return &LoopCollector{descs: newDescs(new(descNames)), loops: loops, labels: labels}, nil
 }
 
 // Describe implements prometheus.Collector.
@@ -34,10 +39,10 @@ func (c *LoopCollector) Describe(ch chan<- *prometheus.Desc) { c.descs.describe(
 
 // Collect implements prometheus.Collector.
 func (c *LoopCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, l := range c.loops {
+	for i, l := range c.loops {
 		h, a := l.Assess()
 		stats := l.Stats()
-		c.descs.collect(ch, sample{loop: l.Name(), health: &h, assessment: a, stats: &stats})
+		c.descs.collect(ch, sample{loop: l.Name(), labels: c.labels[i], health: &h, assessment: a, stats: &stats})
 	}
 }
 

@@ -68,6 +68,7 @@ type Target struct {
 	opts   TargetOptions
 	descs  *targetDescs
 	logger log.Logger
+	labels *loopLabels
 	flight flight[probeResult]
 
 	mu          sync.Mutex
@@ -119,6 +120,7 @@ func NewTarget(opts TargetOptions) *Target {
 		opts:        opts,
 		descs:       opts.shared,
 		logger:      logger,
+		labels:      newLoopLabels(opts.Loop),
 		tracker:     smithy.NewTracker(opts.StaleThreshold, opts.RestartWindow),
 		transitions: dispatch.NewTransitions(log.With(logger, "loop", opts.Loop), nil),
 		failures:    map[string]uint64{},
@@ -293,8 +295,8 @@ func (p Probe) Describe(ch chan<- *prometheus.Desc) {
 // read live.
 func (p Probe) Collect(ch chan<- prometheus.Metric) {
 	t, r := p.target, p.result
-	t.descs.loop.collect(ch, sample{loop: t.opts.Loop, health: r.obs.Health, assessment: r.obs.Assessment})
-	t.descs.status.collect(ch, t.opts.Loop, r)
+	t.descs.loop.collect(ch, sample{loop: t.opts.Loop, labels: t.labels, health: r.obs.Health, assessment: r.obs.Assessment})
+	t.descs.status.collect(ch, t.labels, r)
 }
 
 // redact hides user info and query values in a URL, for logs.

@@ -34,13 +34,13 @@ func (d *statusDescs) describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (d *statusDescs) collect(ch chan<- prometheus.Metric, loop string, r probeResult) {
-	gauge := func(desc *prometheus.Desc, value float64) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, value, loop)
+func (d *statusDescs) collect(ch chan<- prometheus.Metric, labels *loopLabels, r probeResult) {
+	gauge := func(desc *prometheus.Desc, v float64) {
+		ch <- &value{desc: desc, labels: labels.loop, typ: prometheus.GaugeValue, v: v}
 	}
 	gauge(d.requestDuration, r.duration.Seconds())
 	for _, reason := range FailureReasons() {
-		ch <- prometheus.MustNewConstMetric(d.requestFailures, prometheus.CounterValue, float64(r.failures[reason]), loop, reason)
+		ch <- &value{desc: d.requestFailures, labels: labels.reason[reason], typ: prometheus.CounterValue, v: float64(r.failures[reason])}
 	}
 	st := r.obs.Status
 	if st == nil {
