@@ -33,7 +33,31 @@ const (
 
 // FailureReasons lists every reason, so counters start at 0.
 func FailureReasons() []string {
-	return []string{ReasonTimeout, ReasonConnect, ReasonTLS, ReasonHTTPStatus, ReasonDecode, ReasonTooLarge, ReasonOther}
+	r := reasons()
+	return r[:]
+}
+
+// numReasons is how many reasons there are.
+const numReasons = 7
+
+// reasons lists them as an array: no allocation per scrape.
+func reasons() [numReasons]string {
+	return [numReasons]string{ReasonTimeout, ReasonConnect, ReasonTLS, ReasonHTTPStatus, ReasonDecode, ReasonTooLarge, ReasonOther}
+}
+
+// failureCounts counts failed status requests by reason, in the order of
+// reasons(): a value, copied into each probe's snapshot without allocating.
+type failureCounts [numReasons]uint64
+
+// add counts one failure of reason (unknown reasons count as other).
+func (c *failureCounts) add(reason string) {
+	for i, r := range reasons() {
+		if r == reason {
+			c[i]++
+			return
+		}
+	}
+	c[numReasons-1]++
 }
 
 // DefaultMaxBodyBytes caps a status body: smithy's are under 1 KiB.

@@ -14,19 +14,19 @@ import (
 // shared by every scrape and only ever read.
 type loopLabels struct {
 	loop   []*dto.LabelPair
-	reason map[string][]*dto.LabelPair // dispatch_status_request_failures_total
-	result [3][]*dto.LabelPair         // dispatch_poll_cycles_total, by dispatch.Result
+	reason [numReasons][]*dto.LabelPair // dispatch_status_request_failures_total, in the order of reasons()
+	result [3][]*dto.LabelPair          // dispatch_poll_cycles_total, by dispatch.Result
 }
 
 func newLoopLabels(loop string) *loopLabels {
 	pair := func(name, value string) *dto.LabelPair {
 		return &dto.LabelPair{Name: proto.String(name), Value: proto.String(value)}
 	}
-	l := &loopLabels{loop: []*dto.LabelPair{pair(LoopLabel, loop)}, reason: map[string][]*dto.LabelPair{}}
+	l := &loopLabels{loop: []*dto.LabelPair{pair(LoopLabel, loop)}}
 	// Sorted by label name, as the exposition wants them: loop < reason,
 	// loop < result.
-	for _, r := range FailureReasons() {
-		l.reason[r] = []*dto.LabelPair{l.loop[0], pair("reason", r)}
+	for i, r := range reasons() {
+		l.reason[i] = []*dto.LabelPair{l.loop[0], pair("reason", r)}
 	}
 	for _, r := range dispatch.Results() {
 		l.result[r] = []*dto.LabelPair{l.loop[0], pair("result", r.String())}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -77,7 +76,7 @@ type Target struct {
 	last        *probeResult  // the latest request's result
 	gaveUp      time.Duration // how long the latest caller that gave up waited; 0 once a request decides
 	slowWarned  bool          // "answered after a caller gave up" was logged
-	failures    map[string]uint64
+	failures    failureCounts
 	notes       []string
 	episode     bool // a liveness episode is being reported
 }
@@ -87,9 +86,9 @@ type Target struct {
 type probeResult struct {
 	obs      smithy.Observation
 	duration time.Duration
-	err      error             // a *FetchError, or nil
-	failures map[string]uint64 // the failure counters after this request
-	at       time.Time         // our clock when it was decided
+	err      error         // a *FetchError, or nil
+	failures failureCounts // the failure counters after this request
+	at       time.Time     // our clock when it was decided
 }
 
 // NewTarget returns a Target that has not yet been probed.
@@ -123,10 +122,6 @@ func NewTarget(opts TargetOptions) *Target {
 		labels:      newLoopLabels(opts.Loop),
 		tracker:     smithy.NewTracker(opts.StaleThreshold, opts.RestartWindow),
 		transitions: dispatch.NewTransitions(log.With(logger, "loop", opts.Loop), nil),
-		failures:    map[string]uint64{},
-	}
-	for _, r := range FailureReasons() {
-		t.failures[r] = 0
 	}
 	return t
 }
@@ -146,7 +141,7 @@ func (t *Target) Probe(ctx context.Context) Probe {
 		now := t.opts.Now()
 		t.mu.Lock()
 		r = probeResult{obs: t.tracker.Last("no answer within this caller's deadline; the request goes on"),
-			duration: now.Sub(start), failures: maps.Clone(t.failures), at: now,
+			duration: now.Sub(start), failures: t.failures, at: now,
 			err: &FetchError{ReasonTimeout, fmt.Errorf("no answer within the caller's deadline: %w", context.Cause(ctx))}}
 		t.gaveUp = now.Sub(start)
 		t.mu.Unlock()
@@ -169,12 +164,12 @@ func (t *Target) request(ctx context.Context) probeResult {
 			fe = &FetchError{ReasonOther, err}
 			err = fe
 		}
-		t.failures[fe.Reason]++
+		t.failures.add(fe.Reason)
 		obs = t.tracker.Fail(fe.Evidence(), fe.Reason+": "+fe.Error(), start, end)
 	} else {
 		obs = t.tracker.Answer(st, end)
 	}
-	r := probeResult{obs: obs, duration: end.Sub(start), err: err, failures: maps.Clone(t.failures), at: end}
+	r := probeResult{obs: obs, duration: end.Sub(start), err: err, failures: t.failures, at: end}
 	t.logChanges(r)
 	if t.gaveUp > 0 && err == nil && !t.slowWarned {
 		t.slowWarned = true

@@ -39,8 +39,8 @@ func (d *statusDescs) collect(ch chan<- prometheus.Metric, labels *loopLabels, r
 		ch <- &value{desc: desc, labels: labels.loop, typ: prometheus.GaugeValue, v: v}
 	}
 	gauge(d.requestDuration, r.duration.Seconds())
-	for _, reason := range FailureReasons() {
-		ch <- &value{desc: d.requestFailures, labels: labels.reason[reason], typ: prometheus.CounterValue, v: float64(r.failures[reason])}
+	for i := range numReasons {
+		ch <- &value{desc: d.requestFailures, labels: labels.reason[i], typ: prometheus.CounterValue, v: float64(r.failures[i])}
 	}
 	st := r.obs.Status
 	if st == nil {
