@@ -53,6 +53,16 @@ type TargetOptions struct {
 type targetDescs struct {
 	loop   *descs
 	status *statusDescs
+	labels sync.Map // loop name → *loopLabels: a thousand targets of loop "dispatch" share one set
+}
+
+// labelsOf returns the shared label pairs of loop.
+func (d *targetDescs) labelsOf(loop string) *loopLabels {
+	if l, ok := d.labels.Load(loop); ok {
+		return l.(*loopLabels)
+	}
+	l, _ := d.labels.LoadOrStore(loop, newLoopLabels(loop))
+	return l.(*loopLabels)
 }
 
 func newTargetDescs() *targetDescs {
@@ -119,7 +129,7 @@ func NewTarget(opts TargetOptions) *Target {
 		opts:        opts,
 		descs:       opts.shared,
 		logger:      logger,
-		labels:      newLoopLabels(opts.Loop),
+		labels:      opts.shared.labelsOf(opts.Loop),
 		tracker:     smithy.NewTracker(opts.StaleThreshold, opts.RestartWindow),
 		transitions: dispatch.NewTransitions(log.With(logger, "loop", opts.Loop), nil),
 	}
