@@ -45,18 +45,16 @@ type Tracker struct {
 	base         *dispatch.Health // the last usable answer's loop, as judged
 	baseAt       time.Time        // our clock when it arrived
 	runningSince time.Time        // judging clock: the current run's grace anchor
-	contactAt    time.Time        // our clock: the last answer of any kind, or refusal
-	hungSince    time.Time        // our clock: start of the first unanswered request since contactAt
+	hungSince    time.Time        // our clock: start of the first unanswered request since the last answer or refusal
 	interrupted  time.Time        // our clock: the last answer that was not the daemon's status
-	stale        bool             // the last decision's Stale
-	last         *Observation     // the last decision, for callers that stop waiting
+	last         Observation      // the last decision (when decided), for callers that stop waiting
+	decided      bool
 
 	// restartAsked is when liveness first answered 503 (RestartAnswered) in
 	// the current restart window; zero outside one. askedSinceUsable: it
-	// did, since the last usable answer. windowEnded: a window just ended.
+	// did, since the last usable answer.
 	restartAsked     time.Time
 	askedSinceUsable bool
-	windowEnded      bool
 
 	// The judging clock: when each timestamp was first seen (our clock),
 	// the daemon's offset from our clock (computedAt − our time) at the
@@ -96,11 +94,10 @@ func NewTracker(threshold, restartWindow time.Duration) *Tracker {
 // carries health or says the server has no daemon, unusable when health is
 // missing (the daemon could not compute it).
 func (t *Tracker) Answer(st *Status, at time.Time) Observation {
-	t.contactAt, t.hungSince = at, time.Time{}
+	t.hungSince = time.Time{}
 	if !*st.Available {
 		// No daemon at all: nothing runs, and a daemon appearing later is new.
-		t.base, t.runningSince, t.restartAsked = nil, time.Time{}, time.Time{}
-		t.forgetClock()
+		t.forgetProcess()
 		h := dispatch.Health{Now: at, Interval: st.Interval(), Threshold: t.thresholdOf(st)}
 		detail := "the server has no dispatch daemon"
 		if st.Reason != "" {
@@ -112,8 +109,7 @@ func (t *Tracker) Answer(st *Status, at time.Time) Observation {
 		// The daemon's own answer, without its health (computing it threw,
 		// perhaps for the very reason the loop hangs): it says nothing of
 		// the loop, but does not interrupt what the last usable answer said.
-		l := dispatch.Look{Evidence: dispatch.EvidenceUnusable, Health: t.extrapolated(at), WasStale: t.carriesWedge(at),
-			Interrupted: t.interrupted.After(t.baseAt) || t.askedSinceUsable, Detail: "health missing"}
+		l := t.look(dispatch.EvidenceUnusable, "health missing", at)
 		obs := Observation{Status: st, Health: l.Health,
 			Notes: []string{"health missing (the daemon could not compute it): staleness and queue not judged"}}
 		return t.decide(obs, l)
@@ -135,9 +131,7 @@ func (t *Tracker) Answer(st *Status, at time.Time) Observation {
 	switch {
 	case !h.Running:
 		t.runningSince = time.Time{}
-	case obs.Restarted:
-		t.runningSince = runStart(prev, h)
-	case obs.NewRun:
+	case obs.Restarted, obs.NewRun:
 		t.runningSince = runStart(prev, h)
 	case t.runningSince.IsZero() && h.LastStarted.IsZero() && h.LastCompleted.IsZero():
 		// Running and no cycle yet: the grace counts from first sight.
@@ -161,38 +155,40 @@ func (t *Tracker) Fail(e dispatch.Evidence, detail string, start, end time.Time)
 	case dispatch.EvidenceRefused:
 		// Nothing listens: whatever was known is about a process that no
 		// longer serves, and the next one to answer is new.
-		t.base, t.runningSince, t.restartAsked = nil, time.Time{}, time.Time{}
-		t.contactAt, t.hungSince = end, time.Time{}
-		t.forgetClock()
+		t.forgetProcess()
+		t.hungSince = time.Time{}
 	case dispatch.EvidenceHung:
 		if t.hungSince.IsZero() {
 			t.hungSince = start
 		}
 	default:
 		e = dispatch.EvidenceUnusable
-		t.contactAt, t.hungSince, t.interrupted = end, time.Time{}, end
+		t.hungSince, t.interrupted = time.Time{}, end
 	}
-	l := dispatch.Look{Evidence: e, Health: t.extrapolated(end), WasStale: t.carriesWedge(end), Detail: detail,
-		Interrupted: t.interrupted.After(t.baseAt) || !t.restartAsked.IsZero() || t.askedSinceUsable}
+	l := t.look(e, detail, end)
 	if e != dispatch.EvidenceHung {
 		return t.decide(Observation{Health: l.Health}, l)
 	}
-	if !t.restartAsked.IsZero() {
+	windowEnded := false
+	if next := t.restartAsked.Add(t.restartWindow); !t.restartAsked.IsZero() && end.After(next) {
 		// Liveness asked for a restart a restart window ago and the daemon
 		// still hangs: whatever hangs now may be the process that restart
 		// started, so its hang counts afresh from here (it gets a
 		// threshold of start-up before liveness fails again).
-		if next := t.restartAsked.Add(t.restartWindow); end.After(next) {
-			if next.After(t.hungSince) {
-				t.hungSince = next
-			}
-			t.restartAsked, t.windowEnded = time.Time{}, true
+		if next.After(t.hungSince) {
+			t.hungSince = next
 		}
+		t.restartAsked, windowEnded = time.Time{}, true
 	}
 	l.HungFor = end.Sub(t.hungSince)
-	obs := t.decide(Observation{Health: l.Health}, l)
-	obs.RestartWindowEnded, t.windowEnded = t.windowEnded, false
-	return obs
+	return t.decide(Observation{Health: l.Health, RestartWindowEnded: windowEnded}, l)
+}
+
+// look is what is known of the loop for a decision at our time at on
+// evidence other than a usable answer.
+func (t *Tracker) look(e dispatch.Evidence, detail string, at time.Time) dispatch.Look {
+	return dispatch.Look{Evidence: e, Health: t.extrapolated(at), WasStale: t.carriesWedge(at), Detail: detail,
+		Interrupted: t.interrupted.After(t.baseAt) || t.askedSinceUsable}
 }
 
 // carriesWedge: a wedge judged before goes on through answers that say
@@ -201,10 +197,18 @@ func (t *Tracker) Fail(e dispatch.Evidence, detail string, start, end time.Time)
 // not once liveness has asked for a restart, for then the process that
 // answers may be the new one.
 func (t *Tracker) carriesWedge(at time.Time) bool {
-	if !t.stale || t.askedSinceUsable || t.base == nil {
+	if !t.last.Assessment.Stale || t.askedSinceUsable || t.base == nil {
 		return false
 	}
 	return at.Sub(t.baseAt) <= t.base.StaleThreshold()
+}
+
+// forgetProcess drops what was known of a process that no longer serves:
+// the next one to answer is new.
+func (t *Tracker) forgetProcess() {
+	t.base, t.runningSince = nil, time.Time{}
+	t.restartAsked, t.askedSinceUsable = time.Time{}, false
+	t.forgetClock()
 }
 
 // forgetClock drops what is known of the daemon's clock: a process that
@@ -230,12 +234,12 @@ func (t *Tracker) RestartAnswered(at time.Time) {
 // before the request in flight ended: no new evidence, so no new verdict. It
 // is down (the caller read nothing) unless the loop was judged wedged.
 func (t *Tracker) Last(detail string) Observation {
-	if t.last == nil {
+	if !t.decided {
 		a := dispatch.Decide(dispatch.Look{})
 		a.Reason = "not read yet: " + detail
 		return Observation{Assessment: a}
 	}
-	obs := *t.last
+	obs := t.last
 	obs.Status, obs.Restarted, obs.NewRun, obs.Notes = nil, false, false, nil
 	a := &obs.Assessment
 	if a.Up {
@@ -250,9 +254,7 @@ func (t *Tracker) Last(detail string) Observation {
 
 func (t *Tracker) decide(obs Observation, l dispatch.Look) Observation {
 	obs.Assessment = dispatch.Decide(l)
-	t.stale = obs.Assessment.Stale
-	last := obs
-	t.last = &last
+	t.last, t.decided = obs, true
 	return obs
 }
 
