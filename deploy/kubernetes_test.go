@@ -71,7 +71,7 @@ func TestKubernetesDeployment(t *testing.T) {
 	assert.False(t, *sc.AllowPrivilegeEscalation)
 	assert.Equal(t, []corev1.Capability{"ALL"}, sc.Capabilities.Drop)
 	assert.False(t, exporter.Resources.Requests.Memory().IsZero())
-	assert.GreaterOrEqual(t, exporter.Resources.Limits.Memory().Value(), int64(100<<20), "four times the 25 MiB measured at 1,000 targets: no OOM kill in normal use")
+	assert.GreaterOrEqual(t, exporter.Resources.Limits.Memory().Value(), int64(100<<20), "well above the 37.6 MiB peak measured at 1,000 targets: no OOM kill in normal use")
 
 	// The exporter's own failure cannot restart the daemon: it is a native
 	// sidecar, started (and ready) before smithy, restarted on its own.
