@@ -80,7 +80,7 @@ func LoadConfig(path string) (*Config, error) {
 // target URL's credentials.
 func ParseConfig(b []byte) (*Config, error) {
 	cfg, err := parseConfig(b)
-	return cfg, redactText(err) // a decoder's message may quote a URL (proxy_url) with its secrets
+	return cfg, redactErrorText(err) // a decoder's message may quote a URL (proxy_url) with its secrets
 }
 
 func parseConfig(b []byte) (*Config, error) {

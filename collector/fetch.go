@@ -119,17 +119,13 @@ func fetchStatus(ctx context.Context, client *http.Client, url string, maxBody i
 	}))
 	resp, err := client.Do(req)
 	if err != nil {
-		reason := classify(ctx, err)
-		if reason == ReasonTimeout && !connected.Load() {
-			return nil, &FetchError{ReasonConnect, fmt.Errorf("no connection within the timeout (unreachable): %w", redactErr(err))}
-		}
-		return nil, &FetchError{reason, redactErr(err)}
+		return nil, &FetchError{classify(ctx, err, connected.Load()), redactErr(err)}
 	}
 	defer resp.Body.Close()
 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return nil, &FetchError{classify(ctx, err), fmt.Errorf("read body: %w", redactErr(err))}
+		return nil, &FetchError{classify(ctx, err, true), fmt.Errorf("read body: %w", redactErr(err))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &FetchError{ReasonHTTPStatus, fmt.Errorf("target answered HTTP %s: %s", resp.Status, scrub(excerpt(body), urlSecrets(url)))}
@@ -147,8 +143,9 @@ func fetchStatus(ctx context.Context, client *http.Client, url string, maxBody i
 // userAgent is what status requests say they come from.
 var userAgent = version.ComponentUserAgent("dispatch_exporter")
 
-// classify names the reason a request failed.
-func classify(ctx context.Context, err error) string {
+// classify names the reason a request failed; connected says whether a
+// connection to the daemon was ever made.
+func classify(ctx context.Context, err error, connected bool) string {
 	var (
 		netErr  net.Error
 		opErr   *net.OpError
@@ -160,11 +157,15 @@ func classify(ctx context.Context, err error) string {
 	)
 	switch {
 	case errors.As(err, &dnsErr), errors.As(err, &opErr) && opErr.Op == "dial":
-		// Before the timeout check: a connection that was never made (a
-		// dial timeout, packets dropped) is not a daemon that hangs.
 		return ReasonConnect
 	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil,
 		errors.As(err, &netErr) && netErr.Timeout():
+		if !connected {
+			// A connection that was never made (a dial timeout, packets
+			// dropped: net/http may report it as the request's deadline)
+			// is not a daemon that hangs.
+			return ReasonConnect
+		}
 		return ReasonTimeout
 	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr), errors.As(err, &recErr):
 		return ReasonTLS

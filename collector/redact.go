@@ -88,8 +88,8 @@ func (e redactedError) Error() string { return RedactText(e.err.Error()) }
 
 func (e redactedError) Unwrap() error { return e.err }
 
-// redactText wraps err so that its text never shows a URL's secrets.
-func redactText(err error) error {
+// redactErrorText wraps err so that its text never shows a URL's secrets.
+func redactErrorText(err error) error {
 	if err == nil {
 		return nil
 	}

@@ -73,7 +73,7 @@ func (s *Targets) Apply(cfg *Config) error {
 		if !ok || !reflect.DeepEqual(oldConfigs[tc.Name], tc) {
 			client, err := clients.get(tc.HTTPClientConfig, s.defaults.DisableKeepAlives && len(cfg.Targets) > keepAliveTargets)
 			if err != nil {
-				return fmt.Errorf("target %s: http client: %w", tc.Name, redactText(err))
+				return fmt.Errorf("target %s: http client: %w", tc.Name, redactErrorText(err))
 			}
 			t = s.build(tc, client)
 		}
