@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,8 +65,9 @@ func TestSimulation(t *testing.T) {
 		}
 	}
 	failed := 0
+	var seen simStats
 	for _, seed := range seeds {
-		if err := simulate(seed, 30*time.Minute); err != nil {
+		if err := simulate(seed, 30*time.Minute, &seen); err != nil {
 			failed++
 			t.Errorf("seed %d: %v", seed, err)
 			if failed >= 3 {
@@ -73,6 +75,25 @@ func TestSimulation(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%d histories: %+v", len(seeds), seen)
+	if len(seeds) >= 100 {
+		// The histories must exercise what they check: every kind of
+		// evidence, wedges judged from a hang, and kubelet restarts.
+		for e, n := range seen.evidence {
+			if n == 0 && dispatch.Evidence(e) != dispatch.EvidenceNone { // none is never decided on: it is before the first request
+				t.Errorf("no decision on %s evidence in %d histories", dispatch.Evidence(e), len(seeds))
+			}
+		}
+		if seen.hangWedges == 0 || seen.usableWedges == 0 || seen.kubeletRestarts == 0 {
+			t.Errorf("the histories judged no wedge from a hang, or none from a usable answer, or restarted nothing: %+v", seen)
+		}
+	}
+}
+
+// simStats counts what the histories exercised.
+type simStats struct {
+	evidence                                  [5]int // decisions by dispatch.Evidence
+	usableWedges, hangWedges, kubeletRestarts int
 }
 
 // simProcess is one process of the daemon.
@@ -90,10 +111,14 @@ type simProcess struct {
 	wedgeNext  bool
 	blocked    bool // the event loop is blocked: requests hang, no cycles
 	blockSince time.Time
-	blockUntil time.Time // zero: forever
-	nextTick   time.Time
-	clean      bool      // since its wedge or block began, the exporter saw only usable answers and hangs
-	sawHungAt  time.Time // the first usable answer that showed the hung cycle
+	// lastAnswerable is the last moment the process could answer a
+	// request: its port hangs from then on while it is blocked or hangs in
+	// its start-up, as one hang, whatever the reason.
+	lastAnswerable time.Time
+	blockUntil     time.Time // zero: forever
+	nextTick       time.Time
+	clean          bool      // since its wedge or block began, the exporter saw only usable answers and hangs
+	sawHungAt      time.Time // the first usable answer that showed the hung cycle
 }
 
 const (
@@ -125,6 +150,7 @@ type simulation struct {
 	faultUntil time.Time
 	stuck      bool
 	log        []string
+	stats      *simStats
 
 	// What the exporter has seen, for the exceptions and the detection rule.
 	lastUsableHung   bool      // the truth when the last usable answer came
@@ -152,9 +178,9 @@ func (s *simulation) logf(format string, args ...any) {
 	s.log = append(s.log, fmt.Sprintf("%8.1fs ", s.now.Sub(t0).Seconds())+fmt.Sprintf(format, args...))
 }
 
-func simulate(seed uint64, length time.Duration) (err error) {
+func simulate(seed uint64, length time.Duration, stats *simStats) (err error) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	s := &simulation{rng: rng, now: t0, timeout: 5 * time.Second}
+	s := &simulation{rng: rng, now: t0, timeout: 5 * time.Second, stats: stats}
 	s.interval = time.Duration(1+rng.IntN(10)) * time.Second
 	s.threshold = dispatch.DefaultStaleThreshold(s.interval)
 	s.skew = []time.Duration{0, 10 * time.Second, -10 * time.Second, 2 * time.Hour, -2 * time.Hour}[rng.IntN(5)]
@@ -220,8 +246,11 @@ func (s *simulation) newProcess(down, startUp time.Duration) {
 // step advances the daemon to s.now.
 func (s *simulation) step() {
 	p := s.p
+	if p.phase == phaseServing && !p.blocked || p.phase == phaseStarting && p.startMode == 2 {
+		p.lastAnswerable = s.now
+	}
 	if p.phase == phaseDown && !s.now.Before(p.phaseUntil) {
-		p.phase, p.phaseUntil = phaseStarting, p.nextTick
+		p.phase, p.phaseUntil, p.lastAnswerable = phaseStarting, p.nextTick, s.now
 		s.logf("process %d listens, starting (%s)", p.id, []string{"refusing", "hanging", "answering 503"}[p.startMode])
 	}
 	if p.phase == phaseStarting && !s.now.Before(p.phaseUntil) {
@@ -326,7 +355,7 @@ func (s *simulation) truthHung() bool {
 	if p.hung && s.now.Sub(p.hungSince) > s.threshold {
 		return true
 	}
-	return p.blocked && (p.running || p.hung) && s.now.Sub(p.blockSince) > s.threshold
+	return p.blocked && (p.running || p.hung) && s.now.Sub(p.lastAnswerable) > s.threshold
 }
 
 func (s *simulation) onset() time.Time {
@@ -335,7 +364,7 @@ func (s *simulation) onset() time.Time {
 	case p.hung && (!p.blocked || p.hungSince.Before(p.blockSince)):
 		return p.hungSince.Add(s.threshold)
 	default:
-		return p.blockSince.Add(s.threshold)
+		return p.lastAnswerable.Add(s.threshold)
 	}
 }
 
@@ -357,9 +386,15 @@ func (s *simulation) checkEpisode() error {
 func (s *simulation) RoundTrip(req *http.Request) (*http.Response, error) {
 	s.step()
 	p := s.p
-	switch {
-	case p.phase == phaseDown, p.phase == phaseStarting && p.startMode == 0:
+	if p.phase == phaseDown || p.phase == phaseStarting && p.startMode == 0 {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	}
+	// Anything else accepts the connection, as the exporter's request
+	// trace sees it (a hang is told from an unreachable daemon by that).
+	if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.ConnectDone != nil {
+		trace.ConnectDone("tcp", "daemon.sim:80", nil)
+	}
+	switch {
 	case p.phase == phaseStarting && p.startMode == 1, p.phase == phaseServing && p.blocked:
 		// Accepted; answered when the hang ends, if within the timeout.
 		ends := p.phaseUntil
@@ -419,8 +454,15 @@ func (s *simulation) body() string {
 	return b.String() + "}}"
 }
 
-// observe records what the exporter saw, for the exceptions.
+// observe records what the exporter saw, for the exceptions and the stats.
 func (s *simulation) observe(a dispatch.Assessment) {
+	s.stats.evidence[a.Evidence]++
+	if a.Stale && a.Evidence == dispatch.EvidenceHung {
+		s.stats.hangWedges++
+	}
+	if a.Stale && a.Evidence == dispatch.EvidenceUsable {
+		s.stats.usableWedges++
+	}
 	switch a.Evidence {
 	case dispatch.EvidenceHung:
 		if !s.inStreak {
@@ -551,6 +593,7 @@ func (s *simulation) liveness(tgt *Target) error {
 	s.consecutive503++
 	if s.consecutive503 >= 3 {
 		s.consecutive503 = 0
+		s.stats.kubeletRestarts++
 		s.kill("restarted by the kubelet")
 	}
 	return nil
