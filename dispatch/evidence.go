@@ -68,8 +68,9 @@ type Look struct {
 	// The source clears it once liveness has asked for a restart, since the
 	// process that answers may then be the new one.
 	WasStale bool
-	// Interrupted is true when answers that were not usable came after
-	// Health's: it is no longer the daemon's latest word on its loop.
+	// Interrupted is true when Health is no longer the daemon's latest word
+	// on its loop: answers that were not usable came after it, or liveness
+	// has asked for a restart since.
 	Interrupted bool
 	// Detail says what failed, in words (unusable, refused, hung).
 	Detail string
@@ -103,18 +104,20 @@ type Assessment struct {
 //	none      -                                   0               0   UNKNOWN                   200
 //	usable    judged from its timestamps          Judge's verdict 1   WEDGED/STUCK/STOPPED/HEALTHY 503 iff stale
 //	unusable  nothing, or no wedge judged before  0               0   DOWN                      200
-//	unusable  a wedge judged before, and no       1 (carried on)  0   WEDGED                    200
-//	          restart asked since
+//	unusable  a wedge judged before (WasStale:    1 (carried on)  0   WEDGED                    200
+//	          within a threshold, no restart
+//	          asked since)
 //	refused   anything (forgotten: process gone)  0               0   DOWN                      200
 //	hung      nothing usable since the process    0               0   DOWN                      200
 //	          started (no Health)
 //	hung      last usable answer, extrapolated    extrapolation   0   WEDGED if stale, else DOWN 503 iff stale and
 //	                                              stale, and: the         hung longer than the
 //	                                              wedge was already       threshold
-//	                                              judged, or that
-//	                                              answer, the latest,
-//	                                              showed a cycle in
-//	                                              flight, or the
+//	                                              judged (WasStale),
+//	                                              or that answer, not
+//	                                              Interrupted, showed
+//	                                              a cycle in flight,
+//	                                              or the
 //	                                              daemon hung longer
 //	                                              than the threshold
 //
