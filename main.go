@@ -57,8 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	webFlags := webflag.AddFlags(app, ":9847")
 	app.Flag("web.telemetry-path", "Path under which to expose metrics; not / and no other endpoint's.").Default("/metrics").StringVar(&f.metricsPath)
 	noSelf := app.Flag("web.disable-exporter-metrics", "Exclude metrics about the exporter itself (go_*, process_*) from /metrics.").Bool()
-	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: one of debug, info, warn, error.").Default("info").String()
-	logFormat := app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").String()
+	app.Flag("log.level", "Only log messages with the given severity or above: one of debug, info, warn, error.").Default("info").StringVar(&f.logLevel)
+	app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").StringVar(&f.logFormat)
 
 	app.Flag("target.url", "Status endpoint of the daemon to watch, http or https (sidecar mode, without --config.file).").
 		Default("http://localhost:3457/api/daemon/status").IsSetByUser(&f.targetURLSet).StringVar(&f.targetURL)
@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app.Flag("target.max-body-bytes", "Largest status body accepted (e.g. 64KiB, 1MiB).").Default("1MiB").StringVar(&f.maxBodyText)
 	app.Flag("config.file", "YAML file of named targets with HTTP client options, served on /probe?target=NAME. Reloaded on SIGHUP and POST /-/reload.").StringVar(&f.configFile)
 	configCheck := app.Flag("config.check", "Validate --config.file and exit.").Bool()
-	livenessMode := app.Flag("liveness.mode", "enforce: /-/target/healthy answers 503 when the daemon should be restarted; shadow: answers 200 and logs 'would restart'.").Default("enforce").String()
+	app.Flag("liveness.mode", "enforce: /-/target/healthy answers 503 when the daemon should be restarted; shadow: answers 200 and logs 'would restart'.").Default("enforce").StringVar(&f.livenessMode)
 	app.Flag("liveness.restart-window", "How long /-/target/healthy goes on answering 503 for a daemon that hangs; set it to the livenessProbe's failureThreshold × periodSeconds. After it, a hang that goes on may be the process the kubelet just started, and gets a threshold of start-up.").Default("60s").DurationVar(&f.restartWindow)
 	app.Flag("liveness.timeout", "Longest /-/target/healthy waits for the daemon before answering from its last good status. Keep it under the probe's timeoutSeconds.").Default("2s").DurationVar(&f.livenessWait)
 
@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exited
 	}
 	if err == nil {
-		f.logLevel, f.logFormat, f.livenessMode, f.listen = *logLevel, *logFormat, *livenessMode, *webFlags.WebListenAddresses
+		f.listen = *webFlags.WebListenAddresses
 		err = f.validate()
 	}
 	if err != nil {
@@ -94,8 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Logger: go-kit for our code; exporter-toolkit's slog logger and
 	// net/http's error log write through it, so there is one stream in one
 	// format, every line starting ts, caller, level.
-	logger, bridge := newLoggers(stderr, *logLevel, *logFormat)
-	slogger := slog.New(slgk.NewGoKitHandler(bridge, slogLevel(*logLevel)))
+	logger, bridge := newLoggers(stderr, f.logLevel, f.logFormat)
+	slogger := slog.New(slgk.NewGoKitHandler(bridge, slogLevel(f.logLevel)))
 
 	if *configCheck {
 		return checkConfig(f.configFile, stdout, logger)
@@ -155,7 +155,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		})
 		reloader := collector.NewReloader(f.configFile, targets, reg, logger)
 		side := &handler.Sidecar{Targets: targets, Self: reg, TimeoutOffset: f.timeoutOffset,
-			LivenessShadow: *livenessMode == "shadow", LivenessTimeout: f.livenessWait, Logger: logger}
+			LivenessShadow: f.livenessMode == "shadow", LivenessTimeout: f.livenessWait, Logger: logger}
 		if f.configFile == "" {
 			side.Default = collector.DefaultTargetName
 			if err := targets.Apply(collector.SingleTarget(f.targetURL)); err != nil {
