@@ -78,7 +78,6 @@ func (f *flagValues) validate() error {
 	}{
 		{f.targetTimeout <= 0, "target.timeout", f.targetTimeout, "must be positive"},
 		{f.timeoutOffset < 0, "target.timeout-offset", f.timeoutOffset, "must not be negative"},
-
 		{f.livenessWait <= 0, "liveness.timeout", f.livenessWait, "must be positive"},
 		{f.restartWindow <= 0, "liveness.restart-window", f.restartWindow, "must be positive: the livenessProbe's failureThreshold × periodSeconds"},
 		{f.staleThreshold < 0, "poll.stale-threshold", f.staleThreshold, "must not be negative (0: the daemon's, else max(60s, 10 × poll interval))"},

@@ -52,4 +52,12 @@ func values(t *testing.T, c prometheus.Collector) map[string]float64 {
 	return out
 }
 
+// valueOf requires the series key to exist in v, then returns its value:
+// a series that vanished never passes for a 0.
+func valueOf(t *testing.T, v map[string]float64, key string) float64 {
+	t.Helper()
+	require.Contains(t, v, key, "the series must exist before its value counts")
+	return v[key]
+}
+
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

@@ -132,12 +132,12 @@ func TestTargetFaults(t *testing.T) {
 			tgt := newTestTarget(t, c.url(t), &logs)
 			for range 3 {
 				v, st, took := probe(t, tgt)
-				assert.Equal(t, 0.0, v["dispatch_up"])
+				assert.Equal(t, 0.0, valueOf(t, v, "dispatch_up"))
 				assert.Equal(t, stateDown, string(st.State))
 				assert.NotEmpty(t, st.Error)
 				assert.Less(t, took, time.Second, "never slower than the timeout (300ms)")
 				require.Contains(t, v, "dispatch_poll_stale", "a decision is exported: DOWN")
-				assert.Equal(t, 0.0, v["dispatch_poll_stale"], "a failed request is no evidence of a hung loop")
+				assert.Equal(t, 0.0, valueOf(t, v, "dispatch_poll_stale"), "a failed request is no evidence of a hung loop")
 				assert.False(t, st.Restart, "and no reason to restart the daemon")
 			}
 			v, _, _ := probe(t, tgt)
@@ -177,7 +177,7 @@ func TestTargetSamples(t *testing.T) {
 				assert.Equal(t, w, v[k], k)
 			}
 			require.Contains(t, v, "dispatch_status_request_failures_total{reason=decode}")
-			assert.Equal(t, 0.0, v["dispatch_status_request_failures_total{reason=decode}"])
+			assert.Equal(t, 0.0, valueOf(t, v, "dispatch_status_request_failures_total{reason=decode}"))
 		})
 	}
 }
@@ -275,20 +275,20 @@ func TestTargetTurnsStaleWhenTheEndpointHangsForAThreshold(t *testing.T) {
 			srv.Hang() // the daemon's whole HTTP server hangs
 			clock.Add(5 * time.Second)
 			v, st, _ = probe(t, tgt) // the first unanswered request
-			assert.Equal(t, 0.0, v["dispatch_up"])
+			assert.Equal(t, 0.0, valueOf(t, v, "dispatch_up"))
 			assert.Equal(t, "down", string(st.State))
 			assert.NotContains(t, v, "dispatch_stuck_queue", "the queue is unknown while down")
 
 			clock.Add(59 * time.Second)
 			v, st, _ = probe(t, tgt)
 			require.Contains(t, v, "dispatch_poll_stale")
-			assert.Equal(t, 0.0, v["dispatch_poll_stale"], "hung 59s: it may be a new process starting")
+			assert.Equal(t, 0.0, valueOf(t, v, "dispatch_poll_stale"), "hung 59s: it may be a new process starting")
 			assert.Equal(t, "down", string(st.State), st.Reason)
 			assert.False(t, st.Restart)
 
 			clock.Add(2 * time.Second)
 			v, st, _ = probe(t, tgt)
-			assert.Equal(t, 0.0, v["dispatch_up"])
+			assert.Equal(t, 0.0, valueOf(t, v, "dispatch_up"))
 			assert.Equal(t, 1.0, v["dispatch_poll_stale"], "hung 61s: stale although the endpoint hangs")
 			assert.Equal(t, "wedged", string(st.State))
 			assert.True(t, st.Restart)
@@ -336,8 +336,8 @@ func TestTargetScrapeDeadlineShorterThanTimeout(t *testing.T) {
 	p := tgt.Probe(ctx)
 	assert.Less(t, time.Since(start), 400*time.Millisecond, "the caller stops waiting at its own deadline")
 	v := values(t, p)
-	assert.Equal(t, 0.0, v["dispatch_up"])
-	assert.Equal(t, 0.0, v["dispatch_status_request_failures_total{reason=timeout}"], "the request goes on: not failed yet")
+	assert.Equal(t, 0.0, valueOf(t, v, "dispatch_up"))
+	assert.Equal(t, 0.0, valueOf(t, v, "dispatch_status_request_failures_total{reason=timeout}"), "the request goes on: not failed yet")
 	assert.Equal(t, "unknown", string(p.State().State), "no evidence yet")
 	require.Eventually(t, func() bool {
 		return tgt.State().Error != "" && strings.Contains(tgt.State().Reason, "no answer")
@@ -369,7 +369,7 @@ func TestTargetSharedRequestOutlivesTheCallerThatStartedIt(t *testing.T) {
 	defer cancel2()
 	v := values(t, tgt.Probe(long))
 	assert.Equal(t, 1.0, v["dispatch_up"], "the scrape gets the shared answer")
-	assert.Equal(t, 0.0, values(t, <-first)["dispatch_up"], "the short caller gave up")
+	assert.Equal(t, 0.0, valueOf(t, values(t, <-first), "dispatch_up"), "the short caller gave up")
 	assert.Equal(t, int64(1), hits.Load(), "one request for both")
 	assert.Equal(t, 0, logs.Count("status request failing"), logs.String())
 }
@@ -433,7 +433,7 @@ func TestTargetOddStatusesLogOnce(t *testing.T) {
 				v, st, _ := probe(t, tgt)
 				assert.Equal(t, up[name], v["dispatch_up"], "a health-less answer is unusable")
 				require.Contains(t, v, "dispatch_poll_stale")
-				assert.Equal(t, 0.0, v["dispatch_poll_stale"])
+				assert.Equal(t, 0.0, valueOf(t, v, "dispatch_poll_stale"))
 				assert.NotEqual(t, "wedged", string(st.State))
 				for _, a := range c.absent {
 					assert.NotContains(t, v, a)
@@ -569,7 +569,7 @@ func TestTargetSlowerThanTheScrapeIsSaidOnce(t *testing.T) {
 	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = time.Second })
 	for range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		assert.Equal(t, 0.0, values(t, tgt.Probe(ctx))["dispatch_up"])
+		assert.Equal(t, 0.0, valueOf(t, values(t, tgt.Probe(ctx)), "dispatch_up"))
 		cancel()
 		require.Eventually(t, func() bool { return tgt.State().Up }, 2*time.Second, 10*time.Millisecond, "the request decides")
 	}
