@@ -30,6 +30,17 @@ func smithySample(t testing.TB, name string) string {
 	return string(b)
 }
 
+// slowServer answers a healthy status after delay.
+func slowServer(t *testing.T, delay time.Duration) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay)
+		fmt.Fprint(w, statusAt(0, 0, -time.Second))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // serve answers every request with status and body.
 func serve(t *testing.T, status int, body string) string {
 	t.Helper()
@@ -379,11 +390,7 @@ func TestTargetSharedRequestOutlivesTheCallerThatStartedIt(t *testing.T) {
 // the target's timeout, their answers serving the others.
 func TestTargetTinyDeadlinesCannotFailOthers(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(20 * time.Millisecond)
-		fmt.Fprint(w, statusAt(0, 0, -time.Second))
-	}))
-	defer srv.Close()
+	srv := slowServer(t, 20*time.Millisecond)
 	var logs dispatchtest.Logs
 	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = time.Second })
 	stop := make(chan struct{})
@@ -520,9 +527,7 @@ func TestTargetUntrustedCertificateIsTLS(t *testing.T) {
 func TestTargetDialTimeoutIsNoHang(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		now := time.Now().UTC()
-		fmt.Fprintf(w, `{"isRunning":true,"available":true,"config":{"pollIntervalMs":100},"health":{"readyUnassignedTasks":0,"availableWorkers":1,"computedAt":%q,"lastPollStartedAt":%q,"lastPollCompletedAt":%q}}`,
-			now.Format(time.RFC3339Nano), now.Add(-50*time.Millisecond).Format(time.RFC3339Nano), now.Add(-40*time.Millisecond).Format(time.RFC3339Nano))
+		fmt.Fprint(w, liveBody())
 	}))
 	defer srv.Close()
 	var partitioned atomic.Bool
@@ -560,11 +565,7 @@ func TestTargetDialTimeoutIsNoHang(t *testing.T) {
 // misconfiguration is said once, in the log, with what to change.
 func TestTargetSlowerThanTheScrapeIsSaidOnce(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(150 * time.Millisecond)
-		fmt.Fprint(w, statusAt(0, 0, -time.Second))
-	}))
-	defer srv.Close()
+	srv := slowServer(t, 150*time.Millisecond)
 	var logs dispatchtest.Logs
 	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = time.Second })
 	for range 3 {
