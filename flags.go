@@ -34,6 +34,7 @@ type flagValues struct {
 	configFile     string
 	livenessWait   time.Duration
 	restartWindow  time.Duration
+	restartBudget  int
 	staleThreshold time.Duration
 	demo           bool
 	demoInterval   time.Duration
@@ -80,6 +81,7 @@ func (f *flagValues) validate() error {
 		{f.timeoutOffset < 0, "target.timeout-offset", f.timeoutOffset, "must not be negative"},
 		{f.livenessWait <= 0, "liveness.timeout", f.livenessWait, "must be positive"},
 		{f.restartWindow <= 0, "liveness.restart-window", f.restartWindow, "must be positive: the livenessProbe's failureThreshold × periodSeconds"},
+		{f.restartBudget < 1 || f.restartBudget > 20, "liveness.restart-budget", f.restartBudget, "must be from 1 to 20: the restart requests made for one hang before a person is paged"},
 		{f.staleThreshold < 0, "poll.stale-threshold", f.staleThreshold, "must not be negative (0: the daemon's, else max(60s, 10 × poll interval))"},
 		{f.demoInterval <= 0, "demo.poll-interval", f.demoInterval, "must be positive"},
 		{f.targetURLSet && f.configFile != "", "target.url", collector.RedactURL(f.targetURL), "conflicts with --config.file, whose targets replace it; give one or the other"},

@@ -68,8 +68,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app.Flag("config.file", "YAML file of named targets with HTTP client options, served on /probe?target=NAME. Reloaded on SIGHUP and POST /-/reload.").StringVar(&f.configFile)
 	configCheck := app.Flag("config.check", "Validate --config.file and exit.").Bool()
 	app.Flag("liveness.mode", "enforce: /-/target/healthy answers 503 when the daemon should be restarted; shadow: answers 200 and logs 'would restart'.").Default("enforce").StringVar(&f.livenessMode)
-	app.Flag("liveness.restart-window", "How long /-/target/healthy goes on answering 503 for a daemon that hangs; set it to the livenessProbe's failureThreshold × periodSeconds. After it, a hang that goes on may be the process the kubelet just started, and gets a threshold of start-up.").Default("60s").DurationVar(&f.restartWindow)
-	app.Flag("liveness.timeout", "Longest /-/target/healthy waits for the daemon before answering from its last good status. Keep it under the probe's timeoutSeconds.").Default("2s").DurationVar(&f.livenessWait)
+	app.Flag("liveness.restart-window", "How long one restart request lasts: /-/target/healthy answers 503 for at most this long (less when a new process shows). Set it to the livenessProbe's failureThreshold × periodSeconds.").Default("60s").DurationVar(&f.restartWindow)
+	app.Flag("liveness.restart-budget", "Restart requests /-/target/healthy makes for one hang (each after a longer grace) before it stops asking, answers 200 and dispatch_liveness_restart_budget_spent pages a person; restored when a cycle completes.").Default("3").IntVar(&f.restartBudget)
+	app.Flag("liveness.timeout", "Longest /-/target/healthy waits for the daemon. Past it the answer rests on the request still unanswered: a hang under way goes on counting; anything else answers 200. Keep it under the probe's timeoutSeconds.").Default("2s").DurationVar(&f.livenessWait)
 
 	app.Flag("poll.stale-threshold", "Staleness threshold; default (0s): the daemon's, else max(60s, 10 × poll interval).").Default("0s").DurationVar(&f.staleThreshold)
 	app.Flag("watchdog.stack-dump-dir", "Directory for goroutine dumps taken when an in-process loop wedges; default: dispatch-stacks-UID under the system's temporary directory.").StringVar(&f.stackDir)
@@ -119,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Version:     build.String(),
 		Links:       []web.LandingLinks{{Address: f.metricsPath, Text: "Metrics"}},
 	}
-	var states func() []collector.LoopState
+	var states func(context.Context) []collector.LoopState
 	if f.demo {
 		d, err := demo.New(demo.Options{Interval: f.demoInterval, StaleThreshold: f.staleThreshold, Logger: logger, StackDumpDir: f.stackDir})
 		if err != nil {
@@ -136,7 +137,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		d.Routes(mux)
 		landing.Links = append(landing.Links, web.LandingLinks{Address: demo.StatusPath, Text: "Status", Description: "the demo daemon in smithy's JSON shape"})
 		landing.ExtraHTML = demoHelp((*webFlags.WebListenAddresses)[0])
-		states = lc.States
+		states = func(context.Context) []collector.LoopState { return lc.States() }
 		if err := d.Start(ctx); err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo", "err", err)
 			return 1
@@ -151,6 +152,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		targets := collector.NewTargets(collector.TargetDefaults{
 			Timeout: f.targetTimeout, StaleThreshold: f.staleThreshold, MaxBodyBytes: int64(f.maxBody), Logger: logger,
 			RestartWindow:     f.restartWindow,
+			RestartBudget:     f.restartBudget,
 			DisableKeepAlives: f.configFile != "", // many targets: hold no idle connections
 		})
 		reloader := collector.NewReloader(f.configFile, targets, reg, logger)
@@ -182,7 +184,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				web.LandingLinks{Address: "-/target/healthy", Text: "Target health", Description: "liveness probe for the daemon's container"})
 		}
 		landing.Form = web.LandingForm{Action: "/probe", Inputs: []web.LandingFormInput{probeForm}}
-		states = targets.States
+		// The landing page reads a target nothing has read for a
+		// minute, within its timeout.
+		states = func(ctx context.Context) []collector.LoopState {
+			ctx, cancel := context.WithTimeout(ctx, f.targetTimeout)
+			defer cancel()
+			return targets.FreshStates(ctx, time.Minute)
+		}
 		go reloadOnSIGHUP(ctx, reloader, logger)
 	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // the landing page links heap and CPU profiles

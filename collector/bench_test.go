@@ -61,7 +61,7 @@ func BenchmarkSidecarProbe(b *testing.B) {
 			b.Fatal(err)
 		}
 		tgt.mu.Lock()
-		obs := tgt.tracker.Answer(st, time.Now())
+		obs := tgt.tracker.Answer(st.Report(), time.Now())
 		tgt.mu.Unlock()
 		p := Probe{target: tgt, result: probeResult{obs: obs, failures: tgt.failures}}
 		p.Collect(ch)

@@ -179,7 +179,7 @@ func TestShadowModeChangesOnlyTheLivenessAnswer(t *testing.T) {
 			o.Now = func() time.Time { return fd.now }
 		})
 		for i := 0; i < 3; i++ { // the kubelet's liveness probes, 15s apart
-			tgt.Liveness(tgt.Probe(context.Background()), shadow)
+			tgt.Liveness(context.Background(), shadow)
 			fd.now = fd.now.Add(15 * time.Second)
 		}
 		starting = true // the process was replaced; the new one starts, answering 503

@@ -13,9 +13,10 @@ import (
 // series of every scrape, about half of a probe's allocations. They are
 // shared by every scrape and only ever read.
 type loopLabels struct {
-	loop   []*dto.LabelPair
-	reason [numReasons][]*dto.LabelPair // dispatch_status_request_failures_total, in the order of reasons()
-	result [3][]*dto.LabelPair          // dispatch_poll_cycles_total, by dispatch.Result
+	loop    []*dto.LabelPair
+	reason  [numReasons][]*dto.LabelPair // dispatch_status_request_failures_total, in the order of reasons()
+	result  [3][]*dto.LabelPair          // dispatch_poll_cycles_total, by dispatch.Result
+	restart [2][]*dto.LabelPair          // dispatch_liveness_restart_requests_total, in the order of restartReasons()
 }
 
 func newLoopLabels(loop string) *loopLabels {
@@ -27,6 +28,9 @@ func newLoopLabels(loop string) *loopLabels {
 	// loop < result.
 	for i, r := range reasons() {
 		l.reason[i] = []*dto.LabelPair{l.loop[0], pair("reason", r)}
+	}
+	for i, r := range restartReasons() {
+		l.restart[i] = []*dto.LabelPair{l.loop[0], pair("reason", r)}
 	}
 	for _, r := range dispatch.Results() {
 		l.result[r] = []*dto.LabelPair{l.loop[0], pair("result", r.String())}

@@ -33,9 +33,17 @@ type LoopState struct {
 	Reason string
 	// Error is the latest failure reading the status; empty while up.
 	Error string
-	// Restart is the liveness verdict: restarting the daemon's process is
-	// the fix (dispatch.Assessment.Restart).
+	// Restart: the evidence says restarting the daemon's process is the
+	// fix (dispatch.Assessment.Restart); whether liveness asks for it is
+	// the restart policy's (Liveness).
 	Restart bool
+	// Liveness is what the latest liveness answer said of restarts; empty
+	// when it said nothing beyond the state.
+	Liveness string
+	// RestartRequests counts the restart requests made in the current
+	// episode; RestartBudgetSpent is true once they were all spent.
+	RestartRequests    int
+	RestartBudgetSpent bool
 	// ObservedAt is when the decision was taken, on our clock; zero when
 	// it is taken as the state is read (in process) or never was.
 	ObservedAt time.Time

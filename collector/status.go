@@ -29,11 +29,14 @@ type TargetOptions struct {
 	Timeout time.Duration
 	// StaleThreshold overrides the daemon's threshold and the default rule.
 	StaleThreshold time.Duration
-	// RestartWindow is how long liveness asks for the restart of a daemon
-	// that hangs before a hang that goes on counts afresh; it should equal
+	// RestartWindow is how long one restart request answers liveness 503:
 	// the livenessProbe's failureThreshold × periodSeconds. Default
-	// smithy.DefaultRestartWindow.
+	// dispatch.DefaultRestartWindow.
 	RestartWindow time.Duration
+	// RestartBudget is how many restart requests liveness makes for one
+	// hang before it stops asking (restarts are not fixing it). Default
+	// dispatch.DefaultRestartBudget.
+	RestartBudget int
 	// MaxBodyBytes caps a status body. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Loop is the loop label of the target's metrics. Default "dispatch".
@@ -71,8 +74,10 @@ func newTargetDescs() *targetDescs {
 }
 
 // Target reads one daemon's status endpoint at scrape time and judges its
-// loop itself, through the evidence model of smithy.Tracker and
-// dispatch.Decide. Concurrent probes share one request in flight.
+// loop itself, through the evidence model of dispatch.Tracker and
+// dispatch.Decide; its liveness answer comes from a dispatch.RestartPolicy
+// that reads those decisions. Concurrent probes share one request in
+// flight.
 type Target struct {
 	opts   TargetOptions
 	descs  *targetDescs
@@ -80,25 +85,57 @@ type Target struct {
 	labels *loopLabels
 	flight flight[probeResult]
 
+	// What is known of the daemon; shared with the target that replaces
+	// this one on a reload that kept its URL (see adopt).
+	*targetState
+}
+
+// targetState is what a Target knows of its daemon, under mu.
+type targetState struct {
 	mu          sync.Mutex
-	tracker     *smithy.Tracker
+	tracker     *dispatch.Tracker
 	transitions *dispatch.Transitions
+	policy      dispatch.RestartPolicy
 	last        *probeResult  // the latest request's result
-	gaveUp      time.Duration // how long the latest caller that gave up waited; 0 once a request decides
-	slowWarned  bool          // "answered after a caller gave up" was logged
+	started     time.Time     // when the request in flight began (our clock)
+	gaveUp      time.Duration // how long the latest scrape that gave up waited; 0 once a request decides
+	slowWarned  bool          // "answered after a scrape gave up" was logged
 	failures    failureCounts
+	restarts    restartCounts // restart requests made, by reason
 	notes       []string
 	episode     bool // a liveness episode is being reported
+}
+
+// The reasons of dispatch_liveness_restart_requests_total.
+const (
+	RestartReasonHang  = "hang"  // the daemon's HTTP server hangs
+	RestartReasonStale = "stale" // its answers show a wedged loop
+)
+
+// restartCounts counts restart requests: [0] hang, [1] stale.
+type restartCounts [2]uint64
+
+// restartReasons lists the reasons in the order of restartCounts.
+func restartReasons() [2]string { return [2]string{RestartReasonHang, RestartReasonStale} }
+
+// livenessSnapshot is what a probe's metrics show of the restart policy.
+type livenessSnapshot struct {
+	restarts restartCounts
+	spent    bool
+	requests int
+	reason   string // the latest liveness answer's reason
 }
 
 // probeResult is the outcome of one status request: the decision and
 // everything its outputs show, fixed when it was taken.
 type probeResult struct {
-	obs      smithy.Observation
+	obs      dispatch.Observation
+	status   *smithy.Status // the decoded body; nil unless the daemon answered in the contract
 	duration time.Duration
 	err      error         // a *FetchError, or nil
 	failures failureCounts // the failure counters after this request
-	at       time.Time     // our clock when it was decided
+	liveness livenessSnapshot
+	at       time.Time // our clock when it was decided
 }
 
 // NewTarget returns a Target that has not yet been probed.
@@ -126,14 +163,32 @@ func NewTarget(opts TargetOptions) *Target {
 	}
 	logger := log.With(opts.Logger, "target", opts.Name, "url", redact(opts.URL))
 	t := &Target{
-		opts:        opts,
-		descs:       opts.shared,
-		logger:      logger,
-		labels:      opts.shared.labelsOf(opts.Loop),
-		tracker:     smithy.NewTracker(opts.StaleThreshold, opts.RestartWindow),
-		transitions: dispatch.NewTransitions(log.With(logger, "loop", opts.Loop), nil),
+		opts:   opts,
+		descs:  opts.shared,
+		logger: logger,
+		labels: opts.shared.labelsOf(opts.Loop),
+		targetState: &targetState{
+			tracker:     dispatch.NewTracker(opts.StaleThreshold),
+			transitions: dispatch.NewTransitions(log.With(logger, "loop", opts.Loop), nil),
+			policy:      dispatch.RestartPolicy{Window: opts.RestartWindow, Budget: opts.RestartBudget},
+		},
 	}
 	return t
+}
+
+// adopt takes over what old knows of the daemon (same URL, so the same
+// daemon): the tracker, the restart policy, the counters and the latest
+// decision. A reload that changed only a timeout or a threshold forgets
+// nothing; the new options take effect from the next request.
+//
+// The state is shared, not copied: a request of the old target still in
+// flight decides into it, under the same lock.
+func (t *Target) adopt(old *Target) {
+	t.targetState = old.targetState
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.tracker.SetThreshold(t.opts.StaleThreshold)
+	t.policy.Window, t.policy.Budget = t.opts.RestartWindow, t.opts.RestartBudget
 }
 
 // Name is the target's name.
@@ -141,33 +196,49 @@ func (t *Target) Name() string { return t.opts.Name }
 
 // Probe reads the target now, joining a request already in flight. The
 // request runs under the target's own timeout; the caller waits until ctx
-// ends. When ctx ends first, the result is the latest decision, unchanged
-// (no new evidence), with dispatch_up 0 for this caller; the request goes on
-// and decides for the next probe.
+// ends. When ctx ends first, the result is decided on the request still
+// unanswered (dispatch.Tracker.Pending: a hang under way goes on counting,
+// nothing else is new evidence), with dispatch_up 0 for this caller; the
+// request goes on and decides for the next probe.
 func (t *Target) Probe(ctx context.Context) Probe {
+	return Probe{target: t, result: t.probe(ctx, false)}
+}
+
+func (t *Target) probe(ctx context.Context, liveness bool) probeResult {
 	start := t.opts.Now()
 	r, ok := t.flight.do(ctx, t.opts.Timeout, t.request)
-	if !ok {
-		now := t.opts.Now()
-		t.mu.Lock()
-		r = probeResult{obs: t.tracker.Last("no answer within this caller's deadline; the request goes on"),
-			duration: now.Sub(start), failures: t.failures, at: now,
-			err: &FetchError{ReasonTimeout, fmt.Errorf("no answer within the caller's deadline: %w", context.Cause(ctx))}}
-		t.gaveUp = now.Sub(start)
-		t.mu.Unlock()
+	if ok {
+		return r
 	}
-	return Probe{target: t, result: r}
+	now := t.opts.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	began := t.started
+	if began.IsZero() || began.After(start) {
+		began = start
+	}
+	r = probeResult{obs: t.tracker.Pending("no answer within this caller's deadline; the request goes on", began, now),
+		duration: now.Sub(start), failures: t.failures, liveness: t.livenessSnapshot(), at: now,
+		err: &FetchError{ReasonTimeout, fmt.Errorf("no answer within the caller's deadline: %w", context.Cause(ctx))}}
+	if !liveness {
+		t.gaveUp = now.Sub(start)
+	}
+	return r
 }
 
 // request sends one status request and records its outcome.
 func (t *Target) request(ctx context.Context) probeResult {
+	t.mu.Lock()
 	start := t.opts.Now()
+	t.started = start
+	t.mu.Unlock()
 	st, err := fetchStatus(ctx, t.opts.Client, t.opts.URL, t.opts.MaxBodyBytes)
 	end := t.opts.Now()
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var obs smithy.Observation
+	t.started = time.Time{}
+	var obs dispatch.Observation
 	if err != nil {
 		var fe *FetchError
 		if !errors.As(err, &fe) {
@@ -177,18 +248,29 @@ func (t *Target) request(ctx context.Context) probeResult {
 		t.failures.add(fe.Reason)
 		obs = t.tracker.Fail(fe.Evidence(), fe.Reason+": "+fe.Error(), start, end)
 	} else {
-		obs = t.tracker.Answer(st, end)
+		obs = t.tracker.Answer(st.Report(), end)
 	}
-	r := probeResult{obs: obs, duration: end.Sub(start), err: err, failures: t.failures, at: end}
+	r := probeResult{obs: obs, status: st, duration: end.Sub(start), err: err, failures: t.failures,
+		liveness: t.livenessSnapshot(), at: end}
 	t.logChanges(r)
 	if t.gaveUp > 0 && err == nil && !t.slowWarned {
 		t.slowWarned = true
-		level.Warn(t.logger).Log("msg", "the status answered after a caller gave up waiting (a scrape, or /-/target/healthy after --liveness.timeout): that caller reported dispatch_up 0 (DOWN) although the daemon answers; give Prometheus' scrape_timeout more than --target.timeout plus --target.timeout-offset and the liveness probe more than --liveness.timeout, or lower --target.timeout",
-			"answered_in", r.duration, "caller_waited", t.gaveUp, "timeout", t.opts.Timeout)
+		level.Warn(t.logger).Log("msg", "the status answered after a scrape stopped waiting for it: that scrape showed dispatch_up 0 (DOWN) although the daemon answers; give Prometheus' scrape_timeout more than --target.timeout plus --target.timeout-offset, or lower --target.timeout",
+			"answered_in", r.duration, "scrape_waited", t.gaveUp, "timeout", t.opts.Timeout)
 	}
 	t.gaveUp = 0
 	t.last = &r
 	return r
+}
+
+// livenessSnapshot is the restart policy as a probe's metrics show it.
+// Called with t.mu held.
+func (t *Target) livenessSnapshot() livenessSnapshot {
+	s := livenessSnapshot{restarts: t.restarts, spent: t.policy.Spent(), requests: t.policy.Requests()}
+	if t.last != nil {
+		s.reason = t.last.liveness.reason
+	}
+	return s
 }
 
 // logChanges logs what changed since the previous request, once per change:
@@ -203,7 +285,7 @@ func (t *Target) logChanges(r probeResult) {
 	case r.err == nil && prev != nil && prev.err != nil:
 		level.Info(t.logger).Log("msg", "status readable again")
 	}
-	if r.obs.Status != nil && !slices.Equal(r.obs.Notes, t.notes) {
+	if r.status != nil && !slices.Equal(r.obs.Notes, t.notes) {
 		for _, n := range r.obs.Notes {
 			if !slices.Contains(t.notes, n) {
 				level.Warn(t.logger).Log("msg", "odd status: "+n)
@@ -214,11 +296,12 @@ func (t *Target) logChanges(r probeResult) {
 	if r.obs.Restarted {
 		level.Info(t.logger).Log("msg", "daemon restart noticed: a fresh grace period starts", "grace", r.obs.Assessment.Verdict.Threshold)
 	}
-	if r.obs.RestartWindowEnded {
-		level.Warn(t.logger).Log("msg", "liveness asked for a restart for a whole --liveness.restart-window and the daemon still hangs; what hangs now may be a new process, so its hang counts afresh. If the kubelet needs longer (failureThreshold × periodSeconds of the daemon's livenessProbe), raise --liveness.restart-window to match, or it never restarts a hung daemon")
-	}
 	if r.obs.NewRun {
-		level.Info(t.logger).Log("msg", "loop started again; a cycle still in flight from before keeps its age")
+		if h := r.obs.Health; h != nil && h.InFlight() {
+			level.Info(t.logger).Log("msg", "loop started again; the cycle in flight since before it was started keeps its age", "cycle_started", h.LastStarted)
+		} else {
+			level.Info(t.logger).Log("msg", "loop started again")
+		}
 	}
 	t.transitions.Observe(r.obs.Health, r.obs.Assessment)
 }
@@ -248,7 +331,9 @@ func (t *Target) State() LoopState {
 }
 
 func (r probeResult) state(name string) LoopState {
-	return newLoopState(name, r.obs.Health, r.obs.Assessment, r.err, r.at)
+	s := newLoopState(name, r.obs.Health, r.obs.Assessment, r.err, r.at)
+	s.Liveness, s.RestartRequests, s.RestartBudgetSpent = r.liveness.reason, r.liveness.requests, r.liveness.spent
+	return s
 }
 
 // Probe is the outcome of one probe of a Target: a prometheus.Collector of
@@ -261,33 +346,54 @@ type Probe struct {
 // State is the probe's decision in words.
 func (p Probe) State() LoopState { return p.result.state(p.target.opts.Name) }
 
-// Liveness reports a probe to the target's liveness episode: whether the
-// daemon's process should be restarted, from the probe's decision. It logs
-// once when an episode starts and once when it ends; in shadow mode it logs
-// "would restart" and never asks for a restart.
-func (t *Target) Liveness(p Probe, shadow bool) bool {
-	restart := p.result.obs.Assessment.Restart
+// Liveness probes the target within ctx and answers the daemon's liveness
+// probe from the probe's decision, through the target's restart policy
+// (dispatch.RestartPolicy): restart true means answer 503. It logs once
+// when an episode of restart answers starts and once when it ends, and
+// once when the restart budget is spent. In shadow mode it answers false
+// and logs "would restart": the policy is previewed, not committed, so
+// shadow mode spends no budget and counts no request.
+func (t *Target) Liveness(ctx context.Context, shadow bool) (Probe, dispatch.Liveness) {
+	r := t.probe(ctx, true)
+	now := t.opts.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if restart {
-		// In shadow mode too, so that everything but the answer is what
-		// enforce mode would show.
-		t.tracker.RestartAnswered(t.opts.Now())
+	next, l := t.policy.Next(r.obs, now)
+	if !shadow {
+		t.policy = next
+		if l.Began {
+			t.restarts[restartReason(r.obs.Assessment)]++
+		}
 	}
-	if restart == t.episode {
-		return restart && !shadow
+	if t.last != nil {
+		t.last.liveness.reason = l.Reason
 	}
-	t.episode = restart
-	reason := p.result.obs.Assessment.Reason
-	switch {
-	case restart && shadow:
-		level.Warn(t.logger).Log("msg", "liveness (shadow mode): would restart the daemon; answering 200", "reason", reason)
-	case restart:
-		level.Error(t.logger).Log("msg", "liveness failing: the daemon's process should be restarted", "reason", reason)
-	default:
-		level.Info(t.logger).Log("msg", "liveness passing again", "reason", reason)
+	if l.GaveUp && !shadow {
+		level.Error(t.logger).Log("msg", "restart budget spent: restarts are not bringing dispatch back; liveness stops asking for them until a cycle completes, and a person must look",
+			"requests", l.Requests, "reason", r.obs.Assessment.Reason)
 	}
-	return restart && !shadow
+	if l.Restart != t.episode {
+		t.episode = l.Restart
+		switch {
+		case l.Restart && shadow:
+			level.Warn(t.logger).Log("msg", "liveness (shadow mode): would ask for a restart of the daemon; answering 200", "reason", l.Reason)
+		case l.Restart:
+			level.Error(t.logger).Log("msg", "liveness failing: asking for a restart of the daemon's process", "reason", l.Reason)
+		default:
+			level.Info(t.logger).Log("msg", "liveness passing", "reason", l.Reason)
+		}
+	}
+	if shadow {
+		l.Restart = false
+	}
+	return Probe{target: t, result: r}, l
+}
+
+func restartReason(a dispatch.Assessment) int {
+	if a.Evidence == dispatch.EvidenceHung {
+		return 0
+	}
+	return 1
 }
 
 // Describe implements prometheus.Collector.

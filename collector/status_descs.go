@@ -7,7 +7,8 @@ import (
 // statusDescs are the families only a status endpoint can tell, beyond the
 // shared ones.
 type statusDescs struct {
-	available, reportedStale, rateLimitPaused, soonestReset, requestDuration, requestFailures *prometheus.Desc
+	available, reportedStale, rateLimitPaused, soonestReset, requestDuration, requestFailures,
+	restartRequests, restartBudgetSpent *prometheus.Desc
 }
 
 func newStatusDescs(names *descNames) *statusDescs {
@@ -25,11 +26,16 @@ func newStatusDescs(names *descNames) *statusDescs {
 			"Duration of the status request made for this scrape, including joining one already in flight."),
 		requestFailures: newDesc("status_request_failures_total",
 			"Failed status requests, by reason: timeout, connect, tls, http_status, decode, too_large, other.", "reason"),
+		restartRequests: newDesc("liveness_restart_requests_total",
+			"Restart requests /-/target/healthy made (each a run of 503 answers), by reason: hang (the daemon's server hangs) or stale (its answers show a wedged loop). Shadow mode makes none.", "reason"),
+		restartBudgetSpent: newDesc("liveness_restart_budget_spent",
+			"1 when the restart budget (--liveness.restart-budget) is spent: restarts brought no completed cycle back, and /-/target/healthy stops asking for them until a cycle completes."),
 	}
 }
 
 func (d *statusDescs) describe(ch chan<- *prometheus.Desc) {
-	for _, desc := range []*prometheus.Desc{d.available, d.reportedStale, d.rateLimitPaused, d.soonestReset, d.requestDuration, d.requestFailures} {
+	for _, desc := range []*prometheus.Desc{d.available, d.reportedStale, d.rateLimitPaused, d.soonestReset, d.requestDuration, d.requestFailures,
+		d.restartRequests, d.restartBudgetSpent} {
 		ch <- desc
 	}
 }
@@ -42,7 +48,11 @@ func (d *statusDescs) collect(ch chan<- prometheus.Metric, labels *loopLabels, r
 	for i := range numReasons {
 		ch <- &value{desc: d.requestFailures, labels: labels.reason[i], typ: prometheus.CounterValue, v: float64(r.failures[i])}
 	}
-	st := r.obs.Status
+	for i := range r.liveness.restarts {
+		ch <- &value{desc: d.restartRequests, labels: labels.restart[i], typ: prometheus.CounterValue, v: float64(r.liveness.restarts[i])}
+	}
+	gauge(d.restartBudgetSpent, boolValue(r.liveness.spent))
+	st := r.status
 	if st == nil {
 		return
 	}

@@ -574,6 +574,6 @@ func TestTargetSlowerThanTheScrapeIsSaidOnce(t *testing.T) {
 		cancel()
 		require.Eventually(t, func() bool { return tgt.State().Up }, 2*time.Second, 10*time.Millisecond, "the request decides")
 	}
-	assert.Equal(t, 1, logs.Count("the status answered after a caller gave up waiting"), logs.String())
+	assert.Equal(t, 1, logs.Count("the status answered after a scrape stopped waiting"), logs.String())
 	assert.Contains(t, logs.String(), "--target.timeout")
 }

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -22,8 +23,9 @@ func SingleTarget(url string) *Config {
 
 // TargetDefaults apply to every target whose config does not say otherwise.
 type TargetDefaults struct {
-	// RestartWindow: see TargetOptions.RestartWindow.
+	// RestartWindow and RestartBudget: see TargetOptions.
 	RestartWindow  time.Duration
+	RestartBudget  int
 	Timeout        time.Duration
 	StaleThreshold time.Duration
 	MaxBodyBytes   int64
@@ -38,8 +40,10 @@ type TargetDefaults struct {
 }
 
 // Targets is the set of configured targets. Apply swaps in a new config;
-// targets whose config did not change keep their state (verdict history,
-// counters), so a reload never resets a grace period or a counter needlessly.
+// targets whose config did not change are kept, and a target whose URL did
+// not change keeps what it knows of the daemon (verdict history, restart
+// policy, counters) whatever else changed: the same URL is the same
+// daemon. Only a new URL starts afresh.
 type Targets struct {
 	defaults TargetDefaults
 	descs    *targetDescs
@@ -75,7 +79,11 @@ func (s *Targets) Apply(cfg *Config) error {
 			if err != nil {
 				return fmt.Errorf("target %s: http client: %w", tc.Name, redactErrorText(err))
 			}
+			prev := t
 			t = s.build(tc, client)
+			if ok && prev.opts.URL == tc.URL {
+				t.adopt(prev)
+			}
 		}
 		list = append(list, t)
 		byName[tc.Name] = t
@@ -133,6 +141,7 @@ func (s *Targets) build(tc TargetConfig, client *http.Client) *Target {
 		Timeout:        orDefault(tc.Timeout, s.defaults.Timeout),
 		StaleThreshold: orDefault(tc.StaleThreshold, s.defaults.StaleThreshold),
 		RestartWindow:  s.defaults.RestartWindow,
+		RestartBudget:  s.defaults.RestartBudget,
 		MaxBodyBytes:   s.defaults.MaxBodyBytes,
 		Logger:         s.defaults.Logger,
 		Now:            s.defaults.Now,
@@ -176,4 +185,48 @@ func (s *Targets) States() []LoopState {
 		out[i] = t.State()
 	}
 	return out
+}
+
+// landingProbes is how many targets a read of the landing page probes at
+// once when their latest decision is too old to show.
+const landingProbes = 16
+
+// FreshStates is States for a person reading the landing page: each target
+// whose latest decision is older than maxAge (or that was never read) is
+// read first, up to landingProbes at a time, within ctx; a read that ctx
+// cuts short shows what it decided on the request still in flight. The
+// page then shows the daemon as it is, not UNKNOWN until a scrape comes.
+func (s *Targets) FreshStates(ctx context.Context, maxAge time.Duration) []LoopState {
+	s.mu.RLock()
+	list := s.list
+	s.mu.RUnlock()
+	out := make([]LoopState, len(list))
+	sem := make(chan struct{}, landingProbes)
+	var wg sync.WaitGroup
+	now := s.now()
+	for i, t := range list {
+		out[i] = t.State()
+		if !out[i].ObservedAt.IsZero() && now.Sub(out[i].ObservedAt) <= maxAge {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+				out[i] = t.Probe(ctx).State()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (s *Targets) now() time.Time {
+	if s.defaults.Now != nil {
+		return s.defaults.Now()
+	}
+	return time.Now()
 }

@@ -63,15 +63,16 @@ type Look struct {
 	// last answer or refusal to this look. Evidence EvidenceHung only.
 	HungFor time.Duration
 	// WasStale is true when the decision before this one was stale and the
-	// wedge may be carried on: hangs and unusable answers do not end it (no
-	// evidence that the loop recovered); a refusal or a usable answer does.
-	// The source clears it once liveness has asked for a restart, since the
-	// process that answers may then be the new one.
+	// wedge is carried on: hangs do not end it, nor, for a threshold,
+	// unusable answers (no evidence that the loop recovered); a refusal or
+	// a usable answer does. Nothing but the daemon's answers sets it.
 	WasStale bool
 	// Interrupted is true when Health is no longer the daemon's latest word
-	// on its loop: answers that were not usable came after it, or liveness
-	// has asked for a restart since.
+	// on its loop: answers that were not usable came after it.
 	Interrupted bool
+	// NoDaemon is true on a usable answer that says the server has no
+	// dispatch daemon at all (smithy's available: false): nothing runs.
+	NoDaemon bool
 	// Detail says what failed, in words (unusable, refused, hung).
 	Detail string
 }
@@ -88,8 +89,10 @@ type Assessment struct {
 	Up bool
 	// Stale is dispatch_poll_stale: the evidence shows a hung loop.
 	Stale bool
-	// Restart is the liveness verdict: restarting the daemon's process is
-	// the fix, on evidence about the process that serves now.
+	// Restart says restarting the daemon's process is the fix, on evidence
+	// about the process that serves now. It is the restart policy's input
+	// (RestartPolicy), not the liveness answer: the policy adds grace,
+	// back-off and a budget.
 	Restart bool
 	// State is the verdict in one word.
 	State State
@@ -100,34 +103,38 @@ type Assessment struct {
 // Decide is the decision table of the evidence model: from one Look to the
 // Assessment every output shows. It is a pure function.
 //
-//	evidence  what is known of the loop           stale           up  state                     liveness
-//	none      -                                   0               0   UNKNOWN                   200
-//	usable    judged from its timestamps          Judge's verdict 1   WEDGED/STUCK/STOPPED/HEALTHY 503 iff stale
-//	unusable  nothing, or no wedge judged before  0               0   DOWN                      200
-//	unusable  a wedge judged before (WasStale:    1 (carried on)  0   WEDGED                    200
-//	          within a threshold, no restart
-//	          asked since)
-//	refused   anything (forgotten: process gone)  0               0   DOWN                      200
-//	hung      nothing usable since the process    0               0   DOWN                      200
+//	evidence  what is known of the loop           stale           up  state                     restart
+//	none      -                                   0               0   UNKNOWN                   no
+//	usable    no daemon at all (NoDaemon)         0               1   STOPPED                   no
+//	usable    judged from its timestamps          Judge's verdict 1   WEDGED/STUCK/STOPPED/HEALTHY iff stale
+//	unusable  nothing, or no wedge judged before  0               0   DOWN                      no
+//	unusable  a wedge judged before (WasStale:    1 (carried on)  0   WEDGED                    no
+//	          within a threshold of the last
+//	          usable answer)
+//	refused   anything (forgotten: process gone)  0               0   DOWN                      no
+//	hung      nothing usable since the process    0               0   DOWN                      no
 //	          started (no Health)
-//	hung      last usable answer, extrapolated    extrapolation   0   WEDGED if stale, else DOWN 503 iff stale and
+//	hung      last usable answer, extrapolated    extrapolation   0   WEDGED if stale, else DOWN iff stale and
 //	                                              stale, and: the         hung longer than the
 //	                                              wedge was already       threshold
-//	                                              judged (WasStale),
+//	                                              judged (WasStale:
+//	                                              carried for as long
+//	                                              as the hang lasts),
 //	                                              or that answer, not
 //	                                              Interrupted, showed
 //	                                              a cycle in flight,
-//	                                              or the
-//	                                              daemon hung longer
-//	                                              than the threshold
+//	                                              or the daemon hung
+//	                                              longer than the
+//	                                              threshold
 //
 // So a wedge turns on only with evidence of a hung loop: a usable answer
 // whose timestamps show it; a cycle seen in flight that, extrapolated on our
 // monotonic clock while the daemon hangs, outlasts the threshold; or a hang
 // long enough that a process which replaced the last one unseen (no refusal
 // observed) would have answered by now. Unusable answers and refusals never
-// turn it on, and liveness never asks for a restart that could only restart
-// a process in its start-up.
+// turn it on; and it ends only on evidence: a usable answer, a refusal (the
+// process is gone), a new process. Restart never rests on a hang shorter
+// than the threshold, which could be a process in its start-up.
 func Decide(l Look) Assessment {
 	a := Assessment{Evidence: l.Evidence}
 	switch l.Evidence {
@@ -135,6 +142,10 @@ func Decide(l Look) Assessment {
 		a.State, a.Reason = StateUnknown, "not read yet"
 		return a
 	case EvidenceUsable:
+		if l.NoDaemon {
+			a.Up, a.State, a.Reason = true, StateStopped, l.Detail
+			return a
+		}
 		return usable(l, a)
 	case EvidenceUnusable:
 		a.State, a.Reason = StateDown, "no usable status: "+l.Detail
@@ -170,9 +181,6 @@ func usable(l Look, a Assessment) Assessment {
 			l.Health.ReadyUnassignedTasks, v.Reason)
 	case !v.Judged && !l.Health.Running:
 		a.State = StateStopped
-		if l.Detail != "" {
-			a.Reason = l.Detail
-		}
 	case !v.Judged:
 		a.State = StateUnknown
 	case !v.Running:

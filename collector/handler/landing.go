@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"net/http"
@@ -15,12 +16,13 @@ import (
 
 // Landing serves exporter-toolkit's landing page with, above its links, each
 // loop's verdict in words (healthy / stuck / wedged, since when, last
-// error), rendered afresh per request.
-func Landing(cfg web.LandingConfig, states func() []collector.LoopState) http.Handler {
+// error), rendered afresh per request. states gets the request's context:
+// a source may read what it has not read lately (Targets.FreshStates).
+func Landing(cfg web.LandingConfig, states func(context.Context) []collector.LoopState) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := cfg
 		c.Links = append([]web.LandingLinks(nil), cfg.Links...) // NewLandingPage edits them
-		c.ExtraHTML = statesHTML(states(), time.Now()) + cfg.ExtraHTML
+		c.ExtraHTML = statesHTML(states(r.Context()), time.Now()) + cfg.ExtraHTML
 		c.ExtraCSS = stateCSS + cfg.ExtraCSS
 		page, err := web.NewLandingPage(c)
 		if err != nil {
@@ -48,7 +50,7 @@ table.loops td, table.loops th { border: 1px solid #ccc; padding: .3em .6em; tex
 // none of them is compared with ours.
 func statesHTML(states []collector.LoopState, now time.Time) string {
 	var b strings.Builder
-	b.WriteString(`<h3>Dispatch loops</h3><table class="loops"><tr><th>loop</th><th>status</th><th>state</th><th>as of</th><th>wedged since</th><th>no cycle completed for</th><th>queue</th><th>why</th><th>last error</th></tr>`)
+	b.WriteString(`<h3>Dispatch loops</h3><table class="loops"><tr><th>loop</th><th>status</th><th>state</th><th>as of</th><th>wedged since</th><th>no cycle completed for</th><th>queue</th><th>why</th><th>restarts</th><th>last error</th></tr>`)
 	for _, s := range states {
 		up := "up"
 		switch {
@@ -76,9 +78,13 @@ func statesHTML(states []collector.LoopState, now time.Time) string {
 				queue += "; stuck since " + s.StuckSince.UTC().Format(time.RFC3339)
 			}
 		}
-		fmt.Fprintf(&b, `<tr><td>%s</td><td>%s</td><td class="state-%s"><b>%s</b></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>`,
+		restarts := s.Liveness
+		if s.RestartBudgetSpent && restarts == "" {
+			restarts = fmt.Sprintf("restart budget spent after %d request(s): a person must look", s.RestartRequests)
+		}
+		fmt.Fprintf(&b, `<tr><td>%s</td><td>%s</td><td class="state-%s"><b>%s</b></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>`,
 			html.EscapeString(s.Name), up, s.State, strings.ToUpper(string(s.State)), asOf, since, silence, queue,
-			html.EscapeString(s.Reason), html.EscapeString(s.Error))
+			html.EscapeString(s.Reason), html.EscapeString(restarts), html.EscapeString(s.Error))
 	}
 	b.WriteString(`</table>`)
 	if len(states) == 0 {

@@ -71,11 +71,12 @@ func (s *Sidecar) Probe(w http.ResponseWriter, r *http.Request) {
 }
 
 // TargetHealthy is a liveness probe for the daemon's container: 503 only
-// when the probe's decision says restarting the daemon's process is the fix
-// (dispatch.Assessment.Restart), else 200. It fails open: a missing or
-// unknown target name (a config changed under a running pod) answers 200
-// with a body that says why and logs one warning, since the kubelet would
-// restart a healthy daemon on any answer of 400 or more.
+// when the target's restart policy asks for a restart (Target.Liveness:
+// on evidence about the process that serves now, with grace, back-off and
+// a budget), else 200. It fails open: a missing or unknown target name (a
+// config changed under a running pod) answers 200 with a body that says
+// why and logs one warning, since the kubelet would restart a healthy
+// daemon on any answer of 400 or more.
 func (s *Sidecar) TargetHealthy(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	name := r.URL.Query().Get("target")
@@ -94,18 +95,19 @@ func (s *Sidecar) TargetHealthy(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.LivenessTimeout)
 	defer cancel()
-	p := t.Probe(ctx)
+	p, l := t.Liveness(ctx, s.LivenessShadow)
 	st := p.State()
-	if t.Liveness(p, s.LivenessShadow) {
+	switch {
+	case l.Restart:
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "%s: %s: %s; restart the daemon's process\n", st.Name, st.State, st.Reason)
-		return
+		fmt.Fprintf(w, "%s: %s: %s; restart the daemon's process\n", st.Name, st.State, l.Reason)
+	case s.LivenessShadow && st.Restart:
+		fmt.Fprintf(w, "%s: %s: %s (shadow mode: would restart)\n", st.Name, st.State, st.Reason)
+	case l.Reason != "":
+		fmt.Fprintf(w, "%s: %s: %s\n", st.Name, st.State, l.Reason)
+	default:
+		fmt.Fprintf(w, "%s: %s: %s\n", st.Name, st.State, st.Reason)
 	}
-	note := ""
-	if st.Restart {
-		note = " (shadow mode: would restart)"
-	}
-	fmt.Fprintf(w, "%s: %s: %s%s\n", st.Name, st.State, st.Reason, note)
 }
 
 // warnOnce logs a liveness configuration problem once per message.

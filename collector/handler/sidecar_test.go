@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -153,7 +154,7 @@ func TestTargetHealthy(t *testing.T) {
 				}
 			}
 			if shadow {
-				assert.Equal(t, 1, strings.Count(f.logs.String(), "would restart the daemon"), "once per episode")
+				assert.Equal(t, 1, strings.Count(f.logs.String(), "would ask for a restart"), "once per episode")
 			} else {
 				assert.Equal(t, 1, strings.Count(f.logs.String(), "liveness failing"), "once per episode")
 			}
@@ -198,15 +199,20 @@ func TestTargetHealthyNeverLoopsOnASlowStartUp(t *testing.T) {
 		assert.Equal(t, 200, healthy(), "hung for less than the threshold since it went away")
 	}
 
-	// It answers: running, no cycle yet. A full grace from here.
-	for s := 0; s < 60; s += 10 {
+	// It answers: running, no cycle yet. After a restart request the
+	// process that serves gets twice the threshold (120s) from when it
+	// could first have started: the last refusal, 40s after the request.
+	for s := 0; s < 60; s += 10 { // 100s to 150s after the request
 		f.clock.Add(10 * time.Second)
 		f.daemon.Answer(status(time.Duration(s)*time.Second+time.Hour, nil))
 		assert.Equal(t, 200, healthy(), "grace, %ds in", s)
 	}
-	f.clock.Add(2 * time.Second)
+	f.clock.Add(9 * time.Second) // 159s: 119s of grace
+	f.daemon.Answer(status(59*time.Second+time.Hour, nil))
+	assert.Equal(t, 200, healthy(), "grace, 119s since the last refusal")
+	f.clock.Add(2 * time.Second) // 161s
 	f.daemon.Answer(status(61*time.Second+time.Hour, nil))
-	assert.Equal(t, 503, healthy(), "no cycle within the threshold of being seen running")
+	assert.Equal(t, 503, healthy(), "no cycle within its grace: a second request")
 }
 
 // The liveness endpoint fails open: a name it does not know (a config
@@ -262,7 +268,7 @@ func TestTargetHealthyNeverRestartsOnUnusableAnswers(t *testing.T) {
 
 func TestLandingShowsStatesEscaped(t *testing.T) {
 	t.Parallel()
-	states := func() []collector.LoopState {
+	states := func(context.Context) []collector.LoopState {
 		return []collector.LoopState{
 			{Name: "a", Up: true, State: "wedged", Since: t0, SinceCompleted: 90 * time.Second, Reason: "cycle in flight"},
 			{Name: "b", State: "down", Error: `<script>alert("x")</script>`},
@@ -290,7 +296,7 @@ func TestLandingShowsAsOfUnknownAndStuck(t *testing.T) {
 	f := newFixture(t, collector.DefaultTargetName)
 	f.side.Default = collector.DefaultTargetName
 	page := func() string {
-		h := Landing(web.LandingConfig{Name: "dispatch_exporter"}, f.side.Targets.States)
+		h := Landing(web.LandingConfig{Name: "dispatch_exporter"}, func(context.Context) []collector.LoopState { return f.side.Targets.States() })
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 		return rec.Body.String()

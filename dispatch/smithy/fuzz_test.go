@@ -22,7 +22,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		tr := NewTracker(0, 0)
+		tr := NewTracker(0)
 		o := tr.Answer(st, ours)
 		if o.Assessment.Stale && !o.Assessment.Up {
 			t.Fatalf("stale without a usable answer: %+v", o.Assessment)

@@ -1,7 +1,7 @@
 // Package smithy is the status contract of Stoneforge's smithy daemon
 // (GET /api/daemon/status, dispatch/smithy/testdata/STATUS.md): its JSON shape, a
-// strict decoder, and a Tracker that turns successive responses and failures
-// into dispatch.Health observations. It does no I/O.
+// strict decoder, and the conversion of a status into a dispatch.Report, the
+// input of dispatch.Tracker. It does no I/O.
 package smithy
 
 import (

@@ -71,7 +71,7 @@ func TestTrackerSamples(t *testing.T) {
 		require.True(t, ok, "a case for every sample: %s", name)
 		st, err := Decode(body)
 		require.NoError(t, err)
-		a := NewTracker(c.threshold, 0).Answer(st, ours).Assessment
+		a := NewTracker(c.threshold).Answer(st, ours).Assessment
 		require.True(t, a.Up, name)
 		assert.Equal(t, dispatch.EvidenceUsable, a.Evidence, name)
 		assert.Equal(t, c.state, a.State, "%s: %s", name, a.Reason)
@@ -83,7 +83,7 @@ func TestTrackerSamples(t *testing.T) {
 func TestTrackerJudgesOnTheDaemonsClock(t *testing.T) {
 	t.Parallel()
 	for _, skew := range []time.Duration{0, 2 * time.Hour, -2 * time.Hour} {
-		tr := NewTracker(0, 0)
+		tr := NewTracker(0)
 		o := tr.Answer(status(t, skew, 0, true, d(-59), d(-61)), ours)
 		assert.False(t, judge(o).Stale, "skew %s: 59s in flight", skew)
 		o = tr.Answer(status(t, skew, sec(2), true, d(-59), d(-61)), ours.Add(sec(2)))
@@ -99,7 +99,7 @@ func TestTrackerJudgesOnTheDaemonsClock(t *testing.T) {
 func TestTrackerWithoutComputedAtJudgesByMovement(t *testing.T) {
 	t.Parallel()
 	for _, skew := range []time.Duration{10 * time.Second, -10 * time.Second, 2 * time.Hour, -2 * time.Hour} {
-		tr := NewTracker(0, 0)
+		tr := NewTracker(0)
 		answer := func(s float64, started, completed *time.Duration) Observation {
 			st := status(t, skew, sec(s), true, started, completed)
 			st.Health.ComputedAt = nil
@@ -126,7 +126,7 @@ func TestTrackerWithoutComputedAtJudgesByMovement(t *testing.T) {
 
 func TestTrackerHangTurnsStaleOnlyOnceItOutlastsTheThreshold(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	o := tr.Answer(status(t, time.Hour, 0, true, d(-2), d(-1.9)), ours)
 	require.False(t, o.Assessment.Stale)
 
@@ -154,7 +154,7 @@ func TestTrackerHangTurnsStaleOnlyOnceItOutlastsTheThreshold(t *testing.T) {
 // process that hangs may be the one the last restart started.
 func TestTrackerWedgeGoesOnThroughAHang(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	o := tr.Answer(status(t, 0, 0, true, d(-300), d(-305)), ours)
 	require.True(t, o.Assessment.Restart)
 	o = hang(tr, 10)
@@ -169,7 +169,7 @@ func TestTrackerWedgeGoesOnThroughAHang(t *testing.T) {
 // judged from the answer that had health.
 func TestTrackerHangJudgedFromTheLastAnswerWithHealth(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
 	st := status(t, 0, sec(5), true, d(3), d(3.1))
 	st.Health = nil
@@ -190,7 +190,7 @@ func TestTrackerHangJudgedFromTheLastAnswerWithHealth(t *testing.T) {
 func TestTrackerUnusableAndRefusedNeverWedge(t *testing.T) {
 	t.Parallel()
 	for _, e := range []dispatch.Evidence{dispatch.EvidenceUnusable, dispatch.EvidenceRefused} {
-		tr := NewTracker(0, 0)
+		tr := NewTracker(0)
 		tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
 		for s := 5.0; s <= 600; s += 5 {
 			o := tr.Fail(e, "HTTP 401", ours.Add(sec(s)), ours.Add(sec(s)))
@@ -206,7 +206,7 @@ func TestTrackerUnusableAndRefusedNeverWedge(t *testing.T) {
 // not carried on to whatever listens next.
 func TestTrackerRefusalEndsAWedge(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	require.True(t, tr.Answer(status(t, 0, 0, true, d(-300), d(-305)), ours).Assessment.Stale)
 	o := refused(tr, 5)
 	assert.False(t, o.Assessment.Stale)
@@ -219,8 +219,7 @@ func TestTrackerRefusalEndsAWedge(t *testing.T) {
 
 func TestTrackerNothingKnownBeforeTheFirstAnswer(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
-	assert.Equal(t, dispatch.StateUnknown, tr.Last("no answer yet").Assessment.State)
+	tr := NewTracker(0)
 	o := hang(tr, 5)
 	assert.Nil(t, o.Health)
 	o = refused(tr, 3600)
@@ -229,32 +228,44 @@ func TestTrackerNothingKnownBeforeTheFirstAnswer(t *testing.T) {
 	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
 }
 
-func TestTrackerLastKeepsTheDecision(t *testing.T) {
+func TestTrackerPendingRequestIsNoNewEvidence(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
-	o := tr.Last("no answer within this caller's deadline")
+	o := tr.Pending("no answer within this caller's deadline", ours.Add(sec(10)), ours.Add(sec(12)))
 	assert.False(t, o.Assessment.Up, "this caller read nothing")
 	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
 	assert.False(t, o.Assessment.Stale)
+	assert.False(t, o.Assessment.Restart)
 
 	tr.Answer(status(t, 0, 0, true, d(-300), d(-305)), ours)
-	o = tr.Last("no answer within this caller's deadline")
-	assert.True(t, o.Assessment.Stale, "no new evidence, no new verdict")
-	assert.True(t, o.Assessment.Restart)
+	o = tr.Pending("no answer within this caller's deadline", ours.Add(sec(10)), ours.Add(sec(12)))
+	assert.True(t, o.Assessment.Stale, "a wedge judged before is carried: no evidence it ended")
 	assert.Equal(t, dispatch.StateWedged, o.Assessment.State)
+	assert.False(t, o.Assessment.Restart, "a request unanswered for 2s is no evidence about the process that serves")
+
+	// A hang under way goes on counting.
+	tr = NewTracker(0)
+	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
+	for s := 10.0; s <= 70; s += 10 {
+		hang(tr, s)
+	}
+	o = tr.Pending("no answer within this caller's deadline", ours.Add(sec(75)), ours.Add(sec(77)))
+	assert.Equal(t, dispatch.EvidenceHung, o.Assessment.Evidence)
+	assert.True(t, o.Assessment.Restart, "hung since 5s: 72s, past the threshold")
+	assert.Equal(t, ours.Add(sec(5)), o.HungSince)
 }
 
 func TestTrackerFirstSightOfAWedgedDaemonIsStaleAtOnce(t *testing.T) {
 	t.Parallel()
-	o := NewTracker(0, 0).Answer(status(t, 0, 0, true, d(-3600), d(-3605)), ours)
+	o := NewTracker(0).Answer(status(t, 0, 0, true, d(-3600), d(-3605)), ours)
 	assert.False(t, o.Restarted)
 	assert.True(t, judge(o).Stale, "an exporter restart gives no grace to a daemon that was already wedged")
 }
 
 func TestTrackerNeverStartedIsStaleAfterTheThreshold(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	o := tr.Answer(status(t, 0, 0, true, nil, nil), ours)
 	assert.False(t, judge(o).Stale)
 	o = tr.Answer(status(t, 0, sec(59), true, nil, nil), ours.Add(sec(59)))
@@ -271,7 +282,7 @@ func TestTrackerRestartStartsAFreshGrace(t *testing.T) {
 		"timestamps go backward": func(s float64) *Status { return status(t, 0, sec(s), true, d(-7200), d(-7200)) },
 	}
 	for name, after := range cases {
-		tr := NewTracker(0, 0)
+		tr := NewTracker(0)
 		o := tr.Answer(status(t, 0, 0, true, d(-3600), d(-3605)), ours)
 		require.True(t, judge(o).Stale, name)
 
@@ -292,7 +303,7 @@ func TestTrackerWedgeSurvivesStopAndStart(t *testing.T) {
 	t.Parallel()
 	// smithy: stop + start through the API leaves the timestamps frozen,
 	// the hung cycle still in flight (started after the last completion).
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	o := tr.Answer(status(t, 0, 0, true, d(-70), d(-75)), ours)
 	require.True(t, o.Assessment.Stale)
 	o = tr.Answer(status(t, 0, sec(10), false, d(-70), d(-75)), ours.Add(sec(10)))
@@ -311,7 +322,7 @@ func TestTrackerWedgeSurvivesStopAndStart(t *testing.T) {
 // last completion (smithy's own pollStale false alarm).
 func TestTrackerStoppedIsNotStale(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
 	o := tr.Answer(status(t, 0, sec(600), false, d(-2), d(-1.9)), ours.Add(sec(600)))
 	assert.False(t, o.Assessment.Stale)
@@ -320,7 +331,7 @@ func TestTrackerStoppedIsNotStale(t *testing.T) {
 
 func TestTrackerSlowStartUpAfterARestartIsNotShotAgain(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	o := tr.Answer(status(t, 0, 0, true, d(-300), d(-305)), ours)
 	require.True(t, o.Assessment.Restart, "wedged and answering: restart it")
 
@@ -352,12 +363,12 @@ func TestTrackerSlowStartUpAfterARestartIsNotShotAgain(t *testing.T) {
 func TestTrackerNotes(t *testing.T) {
 	t.Parallel()
 	st := status(t, 0, 0, true, d(3600), d(-1))
-	o := NewTracker(0, 0).Answer(st, ours)
+	o := NewTracker(0).Answer(st, ours)
 	assert.Equal(t, []string{"health.lastPollStartedAt is after computedAt: ignored"}, o.Notes)
 	assert.True(t, o.Health.LastStarted.IsZero())
 
 	st.Health.ComputedAt = nil
-	o = NewTracker(0, 0).Answer(st, ours.Add(-time.Hour))
+	o = NewTracker(0).Answer(st, ours.Add(-time.Hour))
 	assert.Contains(t, o.Notes, "health.computedAt missing: ages measured from when each timestamp was first seen")
 	assert.False(t, o.Health.LastStarted.IsZero(), "without computedAt no timestamp is in the future")
 }
@@ -366,27 +377,26 @@ func TestTrackerMissingHealthIsUnusable(t *testing.T) {
 	t.Parallel()
 	st := status(t, 0, 0, true, d(-1), d(-1))
 	st.Health = nil
-	o := NewTracker(0, 0).Answer(st, ours)
+	o := NewTracker(0).Answer(st, ours)
 	assert.False(t, o.Assessment.Up)
 	assert.Equal(t, dispatch.EvidenceUnusable, o.Assessment.Evidence)
 	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
-	assert.NotNil(t, o.Status, "what it said is still exported")
 	assert.Nil(t, o.Health, "nothing known of the loop")
 }
 
 func TestTrackerThresholdPrecedence(t *testing.T) {
 	t.Parallel()
 	st := status(t, 0, 0, true, d(-1), d(-1))
-	assert.Equal(t, time.Minute, judge(NewTracker(0, 0).Answer(st, ours)).Threshold, "default: max(60s, 10 × 5s)")
+	assert.Equal(t, time.Minute, judge(NewTracker(0).Answer(st, ours)).Threshold, "default: max(60s, 10 × 5s)")
 	ms := 3000.0
 	st.Config.PollStaleThresholdMs = &ms
-	assert.Equal(t, 3*time.Second, judge(NewTracker(0, 0).Answer(st, ours)).Threshold, "the daemon's own")
-	assert.Equal(t, 2*time.Minute, judge(NewTracker(2*time.Minute, 0).Answer(st, ours)).Threshold, "the override")
+	assert.Equal(t, 3*time.Second, judge(NewTracker(0).Answer(st, ours)).Threshold, "the daemon's own")
+	assert.Equal(t, 2*time.Minute, judge(NewTracker(2*time.Minute).Answer(st, ours)).Threshold, "the override")
 }
 
 func TestTrackerNewRunAnchorsOnItsFirstCycle(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	tr.Answer(status(t, 0, 0, false, d(-100), d(-99)), ours) // stopped
 	// Started again; its first cycle began at 5s and hangs.
 	o := tr.Answer(status(t, 0, sec(30), true, d(5), d(-99)), ours.Add(sec(30)))
@@ -398,44 +408,12 @@ func TestTrackerNewRunAnchorsOnItsFirstCycle(t *testing.T) {
 
 func TestTrackerNewRunWithinTheSameMillisecond(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	tr.Answer(status(t, 0, 0, false, d(-100), d(-99)), ours) // stopped, looked at 0s
 	// Started at once: its first cycle is stamped with the same millisecond.
 	o := tr.Answer(status(t, 0, sec(30), true, d(0), d(-99)), ours.Add(sec(30)))
 	require.True(t, o.NewRun)
 	assert.Equal(t, ours, o.Health.RunningSince)
-}
-
-// Once liveness has answered 503 for a hang, it goes on asking for a
-// restart window; a hang that outlasts it may be the new process the
-// restart started, hanging in its start-up (no refusal need be seen between
-// the two): its hang counts afresh, so it gets a threshold of start-up, and
-// it is not called wedged on the old process's evidence.
-func TestTrackerHangAfterARestartRequestGetsAStartUp(t *testing.T) {
-	t.Parallel()
-	tr := NewTracker(0, 30*time.Second)
-	tr.Answer(status(t, 0, 0, true, d(-2), d(-1.9)), ours)
-	var o Observation
-	for s := 10.0; s <= 65; s += 5 {
-		o = hang(tr, s)
-	}
-	require.False(t, o.Assessment.Restart, "hung 60s")
-	o = hang(tr, 70)
-	require.True(t, o.Assessment.Restart, "hung 65s")
-	tr.RestartAnswered(ours.Add(sec(70))) // the kubelet's first failure
-	for s := 75.0; s <= 100; s += 5 {
-		o = hang(tr, s)
-		assert.True(t, o.Assessment.Restart, "%vs: within the restart window of the first 503", s)
-	}
-	for s := 105.0; s <= 160; s += 5 {
-		o = hang(tr, s)
-		assert.False(t, o.Assessment.Restart, "%vs: a new process may be starting", s)
-		assert.False(t, o.Assessment.Stale, "%vs: what hangs may be the new process: no evidence about it yet", s)
-		assert.Equal(t, dispatch.StateDown, o.Assessment.State)
-	}
-	o = hang(tr, 165)
-	assert.True(t, o.Assessment.Stale, "hung a further threshold")
-	assert.True(t, o.Assessment.Restart)
 }
 
 // A wedge judged from usable answers goes on through answers that say
@@ -444,7 +422,7 @@ func TestTrackerHangAfterARestartRequestGetsAStartUp(t *testing.T) {
 func TestTrackerUnusableAnswersDoNotEndAWedge(t *testing.T) {
 	t.Parallel()
 	for _, healthless := range []bool{false, true} {
-		tr := NewTracker(0, 0)
+		tr := NewTracker(0)
 		for i, s := 0, 0.0; s <= 300; i, s = i+1, s+15 {
 			var o Observation
 			switch {
@@ -466,25 +444,11 @@ func TestTrackerUnusableAnswersDoNotEndAWedge(t *testing.T) {
 	}
 }
 
-// After liveness asked for a restart, a 503 "starting" is likely the new
-// process: the wedge is not carried on to it.
-func TestTrackerWedgeNotCarriedOnceARestartWasAsked(t *testing.T) {
-	t.Parallel()
-	tr := NewTracker(0, 0)
-	require.True(t, tr.Answer(status(t, 0, 0, true, d(-70), d(-75)), ours).Assessment.Restart)
-	tr.RestartAnswered(ours)
-	o := tr.Fail(dispatch.EvidenceUnusable, "http_status: 503", ours.Add(sec(30)), ours.Add(sec(30)))
-	assert.False(t, o.Assessment.Stale)
-	assert.Equal(t, dispatch.StateDown, o.Assessment.State)
-	o = hang(tr, 40)
-	assert.False(t, o.Assessment.Stale)
-}
-
 // One answer without health between a wedge in the making and a hang: the
 // hang is judged from the answer that had health, at once.
 func TestTrackerHealthlessAnswerDoesNotInterrupt(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	require.False(t, tr.Answer(status(t, 0, 0, true, d(-50), d(-55)), ours).Assessment.Stale)
 	st := status(t, 0, sec(2), true, d(-50), d(-55))
 	st.Health = nil
@@ -499,7 +463,7 @@ func TestTrackerHealthlessAnswerDoesNotInterrupt(t *testing.T) {
 // from the last answer that had it, so a wedge does not flap.
 func TestTrackerComputedAtIntermittent(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(0, 0)
+	tr := NewTracker(0)
 	for i, s := 0, 0.0; s <= 300; i, s = i+1, s+15 {
 		st := status(t, 0, sec(s), true, d(-70), d(-75))
 		if i%2 == 1 {
@@ -516,7 +480,7 @@ func TestTrackerComputedAtIntermittent(t *testing.T) {
 func TestTrackerDaemonClockStep(t *testing.T) {
 	t.Parallel()
 	for _, step := range []time.Duration{5 * time.Minute, -5 * time.Minute} {
-		tr := NewTracker(0, 0)
+		tr := NewTracker(0)
 		for s := 0.0; s <= 60; s += 5 {
 			require.False(t, tr.Answer(status(t, 0, sec(s), true, d(s-1), d(s-0.9)), ours.Add(sec(s))).Assessment.Stale)
 		}

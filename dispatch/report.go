@@ -1,0 +1,32 @@
+package dispatch
+
+import "time"
+
+// Report is what one answer of a daemon's status endpoint says, converted
+// from its wire format (see dispatch/smithy) into the evidence model's
+// terms: the Tracker's input. Times are as the daemon stamped them; zero
+// means absent.
+type Report struct {
+	// Available is false when the server has no dispatch daemon at all;
+	// Reason then says why, and nothing else is read.
+	Available bool
+	// Reason is the server's reason for having no daemon.
+	Reason string
+	// Running is the loop's started flag (smithy's isRunning).
+	Running bool
+	// Interval and Threshold are the daemon's configured poll interval and
+	// staleness threshold; zero when not reported.
+	Interval, Threshold time.Duration
+	// HealthKnown is false when the answer carried no health (the daemon
+	// could not compute it): then nothing below is known.
+	HealthKnown bool
+	// ComputedAt is the daemon's "now" when it computed the answer.
+	ComputedAt time.Time
+	// LastStarted and LastCompleted are the latest cycle's start and the
+	// latest completion.
+	LastStarted, LastCompleted time.Time
+	// QueueKnown is true when Ready and Workers were both reported.
+	QueueKnown bool
+	// Ready counts ready tasks with no assignee; Workers available workers.
+	Ready, Workers int
+}

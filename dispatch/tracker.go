@@ -1,0 +1,332 @@
+package dispatch
+
+import "time"
+
+// Observation is what one look at a daemon's status endpoint, with all the
+// looks before it, tells about the daemon: the evidence model's decision
+// and what the restart policy and the logs need besides.
+type Observation struct {
+	// Health is the loop as judged: from this answer when it was usable,
+	// else from the last usable answer with "now" advanced on our monotonic
+	// clock. Nil when nothing is known of the loop of the process serving
+	// now. Its queue is known only on a usable answer.
+	Health *Health
+	// Assessment is the decision every output shows.
+	Assessment Assessment
+	// Restarted is true when this answer showed a new process (timestamps
+	// vanished or moved backwards): a fresh grace period starts.
+	Restarted bool
+	// NewRun is true when this answer showed the loop started again after
+	// a stop (not a new process).
+	NewRun bool
+	// Progress is true when this usable answer shows a cycle completed
+	// since the last usable answer (or the first completion known of the
+	// process that serves now), and the loop is not judged stale.
+	Progress bool
+	// HungSince is when the daemon began hanging (our clock): the start of
+	// the first unanswered request since its last answer or refusal. Zero
+	// unless the evidence is a hang.
+	HungSince time.Time
+	// Notes name oddities of the answer worth one log line each.
+	Notes []string
+}
+
+// Tracker follows one daemon across status requests: it takes each outcome
+// as evidence (see Evidence), keeps what the last usable answer showed of
+// the loop, notices new runs and new processes, and decides with Decide.
+// Only the daemon's answers, and their absence, move it: nothing a
+// consumer of its decisions does (a liveness answer, a restart asked for)
+// feeds back. It does no I/O and is not safe for concurrent use. Every "at"
+// is our clock, which must be monotonic.
+type Tracker struct {
+	threshold time.Duration // override; zero: the daemon's, else the default
+
+	base         *Health   // the last usable answer's loop, as judged
+	baseAt       time.Time // our clock when it arrived
+	runningSince time.Time // judging clock: the current run's grace anchor
+	hungSince    time.Time // our clock: start of the first unanswered request since the last answer or refusal
+	interrupted  time.Time // our clock: the last answer that was not the daemon's status
+	stale        bool      // the last decision judged the loop wedged
+	decided      bool      // a request has ended: there is evidence
+
+	// The judging clock: when each timestamp was first seen (our clock),
+	// the daemon's offset from our clock (computedAt − our time) at the
+	// last answer that had computedAt, and when that offset last jumped (a
+	// step of either clock).
+	seenStarted, seenCompleted sighting
+	offset                     time.Duration
+	hasOffset                  bool
+	stepAt                     time.Time
+}
+
+// clockStepTolerance is how far the daemon's clock may drift against ours
+// between two answers before it counts as a step (NTP, a resumed VM): more
+// than a request's duration and network jitter, less than any threshold.
+const clockStepTolerance = 10 * time.Second
+
+// NewTracker returns a Tracker; a positive threshold overrides the daemon's.
+func NewTracker(threshold time.Duration) *Tracker {
+	return &Tracker{threshold: threshold}
+}
+
+// SetThreshold changes the threshold override (a reload that changed it):
+// everything known of the daemon is kept.
+func (t *Tracker) SetThreshold(threshold time.Duration) { t.threshold = threshold }
+
+// Answer takes a decoded status answered at our time at: usable when it
+// carries health or says the server has no daemon, unusable when health is
+// missing (the daemon could not compute it).
+func (t *Tracker) Answer(r Report, at time.Time) Observation {
+	t.hungSince = time.Time{}
+	if !r.Available {
+		// No daemon at all: nothing runs, and a daemon appearing later is new.
+		t.forgetProcess()
+		h := Health{Now: at, Interval: r.Interval, Threshold: t.thresholdOf(r)}
+		detail := "the server has no dispatch daemon"
+		if r.Reason != "" {
+			detail += ": " + r.Reason
+		}
+		return t.decide(Observation{Health: &h}, Look{Evidence: EvidenceUsable, NoDaemon: true, Detail: detail})
+	}
+	if !r.HealthKnown {
+		// The daemon's own answer, without its health (computing it threw,
+		// perhaps for the very reason the loop hangs): it says nothing of
+		// the loop, but does not interrupt what the last usable answer said.
+		l := t.look(EvidenceUnusable, "health missing", at)
+		obs := Observation{Health: l.Health,
+			Notes: []string{"health missing (the daemon could not compute it): staleness and queue not judged"}}
+		return t.decide(obs, l)
+	}
+
+	h, notes := t.health(r, at)
+	obs := Observation{Notes: notes}
+	prev := t.base
+	obs.Restarted = restarted(prev, h)
+	if obs.Restarted && r.ComputedAt.IsZero() && t.hasOffset {
+		// A new process that does not say its time: the old one's clock
+		// offset says nothing of it.
+		t.forgetClock()
+		h, notes = t.health(r, at)
+		obs.Notes = notes
+	}
+	obs.NewRun = !obs.Restarted && prev != nil && !prev.Running && h.Running
+	switch {
+	case !h.Running:
+		t.runningSince = time.Time{}
+	case obs.Restarted, obs.NewRun:
+		t.runningSince = runStart(prev, h)
+	case t.runningSince.IsZero() && h.LastStarted.IsZero() && h.LastCompleted.IsZero():
+		// Running and no cycle yet: the grace counts from first sight.
+		t.runningSince = h.Now
+	}
+	h.RunningSince = t.runningSince
+	completed := !h.LastCompleted.IsZero() &&
+		(prev == nil || obs.Restarted || h.LastCompleted.After(prev.LastCompleted))
+	base := h
+	base.QueueKnown = false // the queue moves per request; unknown once this answer ages
+	t.base, t.baseAt = &base, at
+	obs.Health = &h
+	obs = t.decide(obs, Look{Evidence: EvidenceUsable, Health: &h})
+	obs.Progress = completed && !obs.Assessment.Stale
+	return obs
+}
+
+// Fail takes a request that produced no decodable status: refused (nothing
+// listens), hung (no answer within the target's timeout) or unusable (an
+// HTTP error, a body that is not a status, a TLS failure, ...). start and
+// end are our clock when the request began and ended; detail says what
+// failed.
+func (t *Tracker) Fail(e Evidence, detail string, start, end time.Time) Observation {
+	switch e {
+	case EvidenceRefused:
+		// Nothing listens: whatever was known is about a process that no
+		// longer serves, and the next one to answer is new.
+		t.forgetProcess()
+		t.hungSince = time.Time{}
+	case EvidenceHung:
+		if t.hungSince.IsZero() {
+			t.hungSince = start
+		}
+	default:
+		e = EvidenceUnusable
+		t.hungSince, t.interrupted = time.Time{}, end
+	}
+	l := t.look(e, detail, end)
+	obs := Observation{Health: l.Health}
+	if e == EvidenceHung {
+		l.HungFor, obs.HungSince = end.Sub(t.hungSince), t.hungSince
+	}
+	return t.decide(obs, l)
+}
+
+// Pending decides for a caller that stopped waiting at our time at for a
+// request begun at start that has not ended: the evidence is that request,
+// unanswered so far. It changes nothing (the request decides when it
+// ends). Only a hang already under way goes on counting: one unanswered
+// request alone, shorter than the target's timeout, is no evidence of a
+// hang, so it decides like an unusable answer, and never asks for a
+// restart on what an earlier request showed.
+func (t *Tracker) Pending(detail string, start, at time.Time) Observation {
+	if !t.decided {
+		a := Decide(Look{})
+		a.Reason += ": " + detail
+		return Observation{Assessment: a}
+	}
+	if t.hungSince.IsZero() || t.hungSince.After(start) {
+		l := t.look(EvidenceUnusable, detail, at)
+		return Observation{Health: l.Health, Assessment: Decide(l)}
+	}
+	l := t.look(EvidenceHung, detail, at)
+	l.HungFor = at.Sub(t.hungSince)
+	return Observation{Health: l.Health, Assessment: Decide(l), HungSince: t.hungSince}
+}
+
+// look is what is known of the loop for a decision at our time at on
+// evidence other than a usable answer.
+func (t *Tracker) look(e Evidence, detail string, at time.Time) Look {
+	return Look{Evidence: e, Health: t.extrapolated(at), WasStale: t.carriesWedge(e, at), Detail: detail,
+		Interrupted: t.interrupted.After(t.baseAt)}
+}
+
+// carriesWedge: a wedge judged before goes on through hangs for as long as
+// they last (dispatch is not happening, whichever process hangs), and
+// through answers that say nothing of the loop for at most a threshold
+// since the last usable answer (a long run of 401s is more likely a new
+// process than the old wedge). Only evidence ends it: a usable answer, a
+// refusal, a new process.
+func (t *Tracker) carriesWedge(e Evidence, at time.Time) bool {
+	if !t.stale || t.base == nil {
+		return false
+	}
+	return e == EvidenceHung || at.Sub(t.baseAt) <= t.base.StaleThreshold()
+}
+
+// forgetProcess drops what was known of a process that no longer serves:
+// the next one to answer is new.
+func (t *Tracker) forgetProcess() {
+	t.base, t.runningSince = nil, time.Time{}
+	t.forgetClock()
+}
+
+// forgetClock drops what is known of the daemon's clock: a process that
+// serves next may keep another.
+func (t *Tracker) forgetClock() {
+	t.offset, t.hasOffset, t.stepAt = 0, false, time.Time{}
+	t.seenStarted, t.seenCompleted = sighting{}, sighting{}
+}
+
+func (t *Tracker) decide(obs Observation, l Look) Observation {
+	obs.Assessment = Decide(l)
+	t.stale, t.decided = obs.Assessment.Stale, true
+	return obs
+}
+
+// extrapolated is the last usable answer's loop with "now" advanced by the
+// time elapsed since on our monotonic clock, so a daemon that stops
+// answering still turns stale; nil when none is known.
+func (t *Tracker) extrapolated(at time.Time) *Health {
+	if t.base == nil {
+		return nil
+	}
+	h := *t.base
+	h.Now = h.Now.Add(at.Sub(t.baseAt))
+	return &h
+}
+
+// restarted reports a new process: a timestamp vanished or moved backwards.
+func restarted(prev *Health, h Health) bool {
+	if prev == nil {
+		return false
+	}
+	ps, pc := prev.Reported()
+	hs, hc := h.Reported()
+	return hs.Before(ps) || hc.Before(pc)
+}
+
+// runStart is the earliest moment known of a run that started between the
+// previous observation and h: its first cycle's start when that is a new
+// cycle begun no earlier than the previous look (so of the new run; the
+// JSON's millisecond stamps can make the two equal), else h itself.
+func runStart(prev *Health, h Health) time.Time {
+	ps, _ := prev.Reported()
+	hs, _ := h.Reported()
+	if hs.After(ps) && !h.LastStarted.Before(prev.Now) {
+		return h.LastStarted
+	}
+	return h.Now
+}
+
+func (t *Tracker) thresholdOf(r Report) time.Duration {
+	if t.threshold > 0 {
+		return t.threshold
+	}
+	return r.Threshold
+}
+
+// health converts a report with health into a Health on one judging clock.
+// That is the daemon's (computedAt, or our clock plus the offset it had at
+// the last answer that carried computedAt), so that clock skew can neither
+// cause nor hide a verdict; but our own, each timestamp placed at the
+// moment we first saw it, when the daemon never reported computedAt, or
+// when its clock stepped against ours and a timestamp it reports was
+// stamped before the step.
+func (t *Tracker) health(r Report, at time.Time) (Health, []string) {
+	h := Health{Running: r.Running, Interval: r.Interval, Threshold: t.thresholdOf(r), Observed: true}
+	started, completed := r.LastStarted, r.LastCompleted
+	seenStarted, seenCompleted := t.seenStarted.see(started, at), t.seenCompleted.see(completed, at)
+
+	var notes []string
+	if !r.ComputedAt.IsZero() {
+		offset := r.ComputedAt.Sub(at)
+		if t.hasOffset && (offset-t.offset > clockStepTolerance || t.offset-offset > clockStepTolerance) {
+			t.stepAt = at
+			notes = append(notes, "the daemon's clock stepped against ours: ages measured from first sight until new cycles run")
+		}
+		t.offset, t.hasOffset = offset, true
+	} else if t.hasOffset {
+		notes = append(notes, "health.computedAt missing: the daemon's clock taken from the last answer that had it")
+	} else {
+		notes = append(notes, "health.computedAt missing: ages measured from when each timestamp was first seen")
+	}
+	afterStep := func(seen time.Time) bool { return seen.IsZero() || seen.After(t.stepAt) }
+	if !t.hasOffset || (!t.stepAt.IsZero() && (!afterStep(seenStarted) || !afterStep(seenCompleted))) {
+		h.Now = at
+		h.LastStarted, h.LastCompleted = seenStarted, seenCompleted
+		if started.After(completed) && !completed.IsZero() && !h.LastStarted.After(h.LastCompleted) {
+			h.LastCompleted = h.LastStarted.Add(-time.Nanosecond) // keep the cycle in flight
+		}
+	} else {
+		h.Now = at.Add(t.offset)
+		if !r.ComputedAt.IsZero() {
+			h.Now = r.ComputedAt
+		}
+		if started.After(h.Now) {
+			notes, started = append(notes, "health.lastPollStartedAt is after computedAt: ignored"), time.Time{}
+		}
+		if completed.After(h.Now) {
+			notes, completed = append(notes, "health.lastPollCompletedAt is after computedAt: ignored"), time.Time{}
+		}
+		h.LastStarted, h.LastCompleted = started, completed
+	}
+	h.ReportedStarted, h.ReportedCompleted = started, completed
+	if r.QueueKnown {
+		h.QueueKnown = true
+		h.ReadyUnassignedTasks, h.AvailableWorkers = r.Ready, r.Workers
+	}
+	return h, notes
+}
+
+// sighting remembers when a timestamp's current value was first seen.
+type sighting struct{ value, at time.Time }
+
+// see returns when v was first seen (at, when it is new); zero for zero.
+func (s *sighting) see(v, at time.Time) time.Time {
+	if v.IsZero() {
+		*s = sighting{}
+		return time.Time{}
+	}
+	if !v.Equal(s.value) {
+		s.value, s.at = v, at
+	}
+	return s.at
+}
