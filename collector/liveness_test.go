@@ -1,0 +1,190 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch"
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
+)
+
+// hangs is a daemon whose whole HTTP server hangs (SIGSTOP): the
+// connection is accepted, nothing answers; our clock moves by the timeout.
+func hangs(fd *fakeDaemon, timeout time.Duration) func(*http.Request) (*http.Response, error) {
+	return func(req *http.Request) (*http.Response, error) {
+		if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.ConnectDone != nil {
+			trace.ConnectDone("tcp", "smithy:3457", nil)
+		}
+		fd.now = fd.now.Add(timeout)
+		return nil, fmt.Errorf("simulated hang: %w", context.DeadlineExceeded)
+	}
+}
+
+// cyclingBody: a healthy daemon on our clock, its last cycle a second ago.
+func cyclingBody(now time.Time) string {
+	ts := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+	return fmt.Sprintf(`{"isRunning":true,"available":true,"config":{"pollIntervalMs":1000},"health":{"readyUnassignedTasks":0,"availableWorkers":1,"computedAt":%q,"lastPollStartedAt":%q,"lastPollCompletedAt":%q}}`,
+		ts(now), ts(now.Add(-time.Second)), ts(now.Add(-time.Second+time.Millisecond)))
+}
+
+// The whole server hangs for 5 minutes while the kubelet probes every second and
+// Prometheus scrapes every 15s: the page stays up for the whole hang, in
+// shadow mode (nothing restarts) and in enforce mode with nobody to
+// restart; it ends when the daemon answers a completed cycle.
+func TestAHangThatGoesOnStaysWedgedWhateverLivenessAnswered(t *testing.T) {
+	t.Parallel()
+	for _, shadow := range []bool{true, false} {
+		t.Run(fmt.Sprint("shadow=", shadow), func(t *testing.T) {
+			t.Parallel()
+			fd := &fakeDaemon{now: t0}
+			var logs dispatchtest.Logs
+			tgt := newTestTarget(t, "http://smithy:3457/api/daemon/status", &logs, func(o *TargetOptions) {
+				o.Client = &http.Client{Transport: fd}
+				o.Now = func() time.Time { return fd.now }
+				o.Timeout = time.Second
+				o.StaleThreshold = 10 * time.Second
+				o.RestartWindow = 3 * time.Second
+			})
+			fd.resp = func(req *http.Request) (*http.Response, error) { return answer(req, 200, cyclingBody(fd.now)), nil }
+			require.Equal(t, dispatch.StateHealthy, tgt.Probe(context.Background()).State().State)
+
+			fd.resp = hangs(fd, time.Second)
+			hungAt, judged, flips := fd.now, false, 0
+			var spent float64
+			for fd.now.Sub(hungAt) < 300*time.Second {
+				var p Probe
+				if int(fd.now.Sub(hungAt).Seconds())%15 == 0 {
+					p = tgt.Probe(context.Background())
+				} else {
+					p, _ = tgt.Liveness(context.Background(), shadow)
+				}
+				stale := valueOf(t, values(t, p), "dispatch_poll_stale") == 1
+				if judged && !stale {
+					flips++
+				}
+				judged = judged || stale
+				spent = valueOf(t, values(t, p), "dispatch_liveness_restart_budget_spent")
+			}
+			assert.True(t, judged, "the hang was judged a wedge")
+			assert.Zero(t, flips, "one page for one hang: dispatch_poll_stale never fell back to 0")
+			v := values(t, tgt.Probe(context.Background()))
+			requests := valueOf(t, v, `dispatch_liveness_restart_requests_total{reason=hang}`)
+			if shadow {
+				assert.Zero(t, requests, "shadow mode makes no request")
+				assert.Zero(t, spent)
+				assert.Equal(t, 1, logs.Count("would ask for a restart"), logs.String())
+			} else {
+				assert.Equal(t, 3.0, requests, "the budget, then no more")
+				assert.Equal(t, 1.0, spent, "nobody restarted it: restarts are not helping")
+				assert.Equal(t, 1, logs.Count("restart budget spent"), logs.String())
+			}
+			assert.Zero(t, logs.Count("restart-window"), "no advice about a window that did not fail")
+
+			fd.resp = func(req *http.Request) (*http.Response, error) { return answer(req, 200, cyclingBody(fd.now)), nil }
+			p, l := tgt.Liveness(context.Background(), shadow)
+			assert.Equal(t, dispatch.StateHealthy, p.State().State, "the daemon answers a completed cycle: the wedge ends on evidence")
+			assert.False(t, l.Restart)
+			assert.Zero(t, valueOf(t, values(t, tgt.Probe(context.Background())), "dispatch_liveness_restart_budget_spent"), "a completed cycle restores the budget")
+		})
+	}
+}
+
+// A reload that changes only a target's timeout keeps its wedge: the same
+// URL is the same daemon. A new URL starts afresh.
+func TestReloadKeepsWhatItKnowsOfTheSameURL(t *testing.T) {
+	t.Parallel()
+	var wedged atomic.Bool
+	wedged.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, wedgedBody(time.Now()))
+	}))
+	t.Cleanup(srv.Close)
+	var logs dispatchtest.Logs
+	targets := NewTargets(TargetDefaults{Timeout: time.Second, Logger: logs.Logger()})
+	cfg := func(url string, timeout time.Duration) *Config {
+		c := SingleTarget(url)
+		c.Targets[0].Timeout = model.Duration(timeout)
+		return c
+	}
+	require.NoError(t, targets.Apply(cfg(srv.URL, time.Second)))
+	tgt, _ := targets.Get(DefaultTargetName)
+	tgt.Probe(context.Background())
+	require.Equal(t, dispatch.StateWedged, targets.States()[0].State)
+
+	require.NoError(t, targets.Apply(cfg(srv.URL, 2*time.Second)))
+	st := targets.States()[0]
+	assert.Equal(t, dispatch.StateWedged, st.State, "timeout changed, URL kept: %s", st.Reason)
+	tgt, _ = targets.Get(DefaultTargetName)
+	assert.Equal(t, dispatch.StateWedged, tgt.Probe(context.Background()).State().State)
+
+	require.NoError(t, targets.Apply(cfg(srv.URL+"/other", 2*time.Second)))
+	assert.Equal(t, dispatch.StateUnknown, targets.States()[0].State, "another URL: another daemon, nothing known of it")
+}
+
+// A liveness probe that stops waiting before the shared request answers
+// (--liveness.timeout under --target.timeout) never answers 503 on an
+// earlier decision: the daemon was wedged and asked to restart; the process
+// now serving is slow to answer its first request.
+func TestLivenessThatGivesUpNeverAnswersFromAnEarlierDecision(t *testing.T) {
+	t.Parallel()
+	var slow atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slow.Load() {
+			time.Sleep(300 * time.Millisecond)
+			fmt.Fprint(w, cyclingBody(time.Now()))
+			return
+		}
+		fmt.Fprint(w, wedgedBody(time.Now()))
+	}))
+	t.Cleanup(srv.Close)
+	var logs dispatchtest.Logs
+	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = 2 * time.Second })
+	_, l := tgt.Liveness(context.Background(), false)
+	require.True(t, l.Restart, "wedged: a restart is asked for")
+
+	slow.Store(true) // the kubelet restarted it; the new process answers slowly
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	p, l := tgt.Liveness(ctx, false)
+	assert.False(t, l.Restart, "no 503 on evidence about a process that may no longer serve: %s", l.Reason)
+	assert.Zero(t, valueOf(t, values(t, p), "dispatch_up"), "this caller read nothing")
+	require.Eventually(t, func() bool { return tgt.State().State == dispatch.StateHealthy }, 2*time.Second, 10*time.Millisecond,
+		"the request goes on and decides")
+	assert.Zero(t, logs.Count("after a scrape stopped waiting"), "a liveness probe that stops waiting is no scrape misconfigured")
+}
+
+// "loop started again" says a cycle keeps its age only when one is in
+// flight.
+func TestLoopStartedAgainSaysOnlyWhatHappened(t *testing.T) {
+	t.Parallel()
+	fd := &fakeDaemon{now: t0}
+	var logs dispatchtest.Logs
+	tgt := newTestTarget(t, "http://smithy:3457/api/daemon/status", &logs, func(o *TargetOptions) {
+		o.Client = &http.Client{Transport: fd}
+		o.Now = func() time.Time { return fd.now }
+	})
+	running := false
+	fd.resp = func(req *http.Request) (*http.Response, error) {
+		body := cyclingBody(fd.now)
+		if !running {
+			body = `{"isRunning":false,"available":true,"config":{"pollIntervalMs":1000},"health":{"readyUnassignedTasks":0,"availableWorkers":1}}`
+		}
+		return answer(req, 200, body), nil
+	}
+	tgt.Probe(context.Background())
+	running = true
+	fd.now = fd.now.Add(5 * time.Second)
+	tgt.Probe(context.Background())
+	assert.Equal(t, 1, logs.Count("loop started again"), logs.String())
+	assert.Zero(t, logs.Count("keeps its age"), "nothing was in flight")
+}
