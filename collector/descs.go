@@ -147,7 +147,7 @@ func (d *descs) collect(ch chan<- prometheus.Metric, s sample) {
 		gauge(d.lastCompleted, unixSeconds(completed))
 	}
 	gauge(d.inFlight, boolValue(h.InFlight()))
-	if h.QueueKnown && a.Evidence == dispatch.EvidenceUsable {
+	if h.QueueKnown {
 		gauge(d.stuck, boolValue(h.Stuck()))
 		gauge(d.ready, float64(h.ReadyUnassignedTasks))
 		gauge(d.workers, float64(h.AvailableWorkers))

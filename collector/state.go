@@ -55,7 +55,7 @@ func newLoopState(name string, h *dispatch.Health, a dispatch.Assessment, err er
 	if a.Stale {
 		s.Since = a.Verdict.StaleSince()
 	}
-	if h != nil && h.QueueKnown && a.Evidence == dispatch.EvidenceUsable {
+	if h != nil && h.QueueKnown {
 		s.QueueKnown, s.Ready, s.Workers = true, h.ReadyUnassignedTasks, h.AvailableWorkers
 	}
 	if err != nil {

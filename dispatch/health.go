@@ -54,7 +54,10 @@ type Health struct {
 	// staleness or the queue is drawn.
 	Observed bool
 	// QueueKnown is true when ReadyUnassignedTasks and AvailableWorkers hold
-	// the daemon's report.
+	// the daemon's report in this observation: a usable answer that had
+	// both, or an in-process loop that set them. The one place that says
+	// whether the queue is known: a Health extrapolated from an older
+	// answer never has it (the queue moves per request).
 	QueueKnown bool
 	// ReadyUnassignedTasks counts ready tasks with no assignee.
 	ReadyUnassignedTasks int

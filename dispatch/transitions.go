@@ -39,8 +39,8 @@ func (t *Transitions) Observe(h *Health, a Assessment) {
 	v := a.Verdict
 	t.mu.Lock()
 	var stuckMsg logLine
-	if h != nil && a.Evidence == EvidenceUsable {
-		stuckMsg = t.queue(*h, v)
+	if h != nil {
+		stuckMsg = t.queue(*h, v) // only a health whose queue is known moves it
 	}
 	wedged, staleMsg := t.loop(a)
 	t.mu.Unlock()
