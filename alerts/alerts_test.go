@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -98,6 +99,17 @@ func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 	}
 }
 
+// pendingSeries are the series of the bounded liveness restart policy,
+// which DispatchRestartsNotHelping and DispatchRestartsRecurring select and
+// which the exporter does not export yet (issue 14: written separately).
+// Once collector.SeriesNames lists them, the test below fails until they
+// are deleted from here, so the names the alerts use are checked against
+// the real exporter again.
+var pendingSeries = map[string]bool{
+	"dispatch_liveness_restart_requests_total": true,
+	"dispatch_liveness_restart_budget_spent":   true,
+}
+
 // TestRulesUseOnlyExportedMetrics parses every expression (and every query
 // in the annotations) with Prometheus' own parser and checks each metric
 // name against what the exporter exports (the golden expositions).
@@ -105,6 +117,10 @@ func TestRulesUseOnlyExportedMetrics(t *testing.T) {
 	t.Parallel()
 	exported := collector.SeriesNames()
 	exported["up"] = true // Prometheus' own
+	for name := range pendingSeries {
+		assert.False(t, exported[name], "%s is exported now: delete it from pendingSeries", name)
+		exported[name] = true
+	}
 	query := regexp.MustCompile("printf `([^`]+)`")
 	p := parser.NewParser(parser.Options{})
 	for _, r := range loadRules(t) {
@@ -127,5 +143,73 @@ func TestRulesUseOnlyExportedMetrics(t *testing.T) {
 				return nil
 			})
 		}
+	}
+}
+
+// TestInhibitions checks alertmanager.yml's inhibit rules by their
+// matchers and equal labels: which alert, firing, mutes which other of the
+// same loop. Above all, nothing mutes DispatchRestartsNotHelping: it says
+// what no other alert does (automation restarted the daemon and gave up),
+// so it reaches a person even while DispatchDaemonWedged pages.
+func TestInhibitions(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("alertmanager.yml")
+	require.NoError(t, err)
+	var cfg struct {
+		InhibitRules []struct {
+			SourceMatchers []string `yaml:"source_matchers"`
+			TargetMatchers []string `yaml:"target_matchers"`
+			Equal          []string `yaml:"equal"`
+		} `yaml:"inhibit_rules"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &cfg))
+	require.NotEmpty(t, cfg.InhibitRules)
+
+	severity := map[string]string{}
+	for _, r := range loadRules(t) {
+		severity[r.Alert] = r.Labels["severity"]
+	}
+	alert := func(name string) labels.Labels {
+		require.Contains(t, severity, name)
+		return labels.FromStrings("alertname", name, "severity", severity[name], "job", "dispatch", "instance", "a:9847", "loop", "dispatch")
+	}
+	p := parser.NewParser(parser.Options{})
+	matches := func(ms []string, l labels.Labels) bool {
+		for _, m := range ms {
+			sel, err := p.ParseMetricSelector("{" + m + "}")
+			require.NoError(t, err, m)
+			for _, s := range sel {
+				if !s.Matches(l.Get(s.Name)) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	mutes := func(source, target string) bool {
+		src, tgt := alert(source), alert(target)
+		for _, r := range cfg.InhibitRules {
+			require.Subset(t, []string{"job", "instance", "loop"}, r.Equal, "rules keep job, instance, loop; equal uses no other label")
+			if matches(r.SourceMatchers, src) && matches(r.TargetMatchers, tgt) {
+				return true
+			}
+		}
+		return false
+	}
+
+	for source := range severity {
+		assert.False(t, mutes(source, "DispatchRestartsNotHelping"), "%s must not mute DispatchRestartsNotHelping", source)
+	}
+	for _, c := range []struct {
+		source, target string
+		want           bool
+	}{
+		{"DispatchDaemonWedged", "DispatchQueueStuck", true},
+		{"DispatchDaemonWedged", "DispatchStatusDownLong", true},
+		{"DispatchRestartsNotHelping", "DispatchRestartsRecurring", true},
+		{"DispatchRestartsNotHelping", "DispatchDaemonWedged", false},
+		{"DispatchDaemonWedged", "DispatchRestartsRecurring", false},
+	} {
+		assert.Equal(t, c.want, mutes(c.source, c.target), "%s mutes %s", c.source, c.target)
 	}
 }
