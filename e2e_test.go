@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -253,8 +254,11 @@ func startStack(t testing.TB, threshold string) *stack {
 	startProc(t, "sidecar", bin, "--target.url="+s.demoURL+"/api/daemon/status", "--target.timeout=1s", "--target.timeout-offset=100ms", "--web.listen-address="+sideAddr)
 	waitHTTP(t, sideURL+"/-/ready")
 	s.fake, s.fakeAddr = newFakeDaemon(t), freeAddr(t)
+	// Its liveness endpoint makes one restart request of at most 1s, then
+	// gives up: what a kubelet that restarts nothing sees, in seconds.
 	startProc(t, "sidecar-fake", bin, "--target.url="+s.fake.url, "--poll.stale-threshold="+threshold,
-		"--target.timeout=1s", "--target.timeout-offset=100ms", "--web.listen-address="+s.fakeAddr)
+		"--target.timeout=1s", "--target.timeout-offset=100ms", "--web.listen-address="+s.fakeAddr,
+		"--liveness.restart-window=1s", "--liveness.restart-budget=1")
 	waitHTTP(t, "http://"+s.fakeAddr+"/-/ready")
 
 	s.hook = newWebhook(t)
@@ -441,6 +445,37 @@ func TestEndToEnd(t *testing.T) {
 		}
 		return false
 	}, "DispatchStatusDown inhibited by DispatchDaemonWedged")
+
+	// A kubelet probes the daemon's liveness every 250ms and restarts
+	// nothing: the one request of the budget goes unanswered, liveness stops
+	// asking, and DispatchRestartsNotHelping pages a person while the wedge
+	// goes on paging (not inhibited: automation gave up).
+	probing, stopProbing := context.WithCancel(context.Background())
+	probed := make(chan []int, 1)
+	go func() {
+		var codes []int
+		defer func() { probed <- codes }()
+		client := &http.Client{Timeout: 3 * time.Second}
+		for probing.Err() == nil {
+			if resp, err := client.Get("http://" + fake + "/-/target/healthy"); err == nil {
+				resp.Body.Close()
+				codes = append(codes, resp.StatusCode)
+			}
+			select {
+			case <-probing.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}()
+	eventually(func() bool {
+		n, ok := hook.received("DispatchRestartsNotHelping", fake, "firing")
+		return ok && n == "pager"
+	}, "restarts that do not help page a person")
+	assert.True(t, firing("DispatchDaemonWedged"), "the wedge still pages: dispatch is not happening")
+	stopProbing()
+	codes := <-probed
+	assert.Contains(t, codes, 503, "liveness asked for a restart")
+	assert.Equal(t, 200, codes[len(codes)-1], "then stopped asking: the budget is spent")
 
 	// Gone (connection refused): nothing is known of a process that does
 	// not listen. The wedge resolves, DOWN warns, and after its longer for:
