@@ -56,7 +56,7 @@ type process struct {
 	// loop through the API; zero while its loop is stopped with nothing in
 	// flight (nothing is expected of it).
 	ref       time.Time
-	usable    bool      // it served a usable status
+	usable    time.Time // when it first served a usable status; zero: never
 	predHung  bool      // the process it replaced had hung a threshold when killed
 	predKill  time.Time // when that one was killed
 	unrestart bool      // counted as an unrestarted hang already
@@ -397,7 +397,9 @@ func (d *daemon) answer(req *http.Request, now time.Time, p *process) *http.Resp
 		}
 	}
 	if !noHealth {
-		p.usable = true
+		if p.usable.IsZero() {
+			p.usable = now
+		}
 		if p.inFlight && now.Sub(p.started) > d.threshold {
 			d.truth.usableWedge = true
 		}

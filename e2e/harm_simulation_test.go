@@ -80,6 +80,8 @@ func TestHarmSimulation(t *testing.T) {
 			if failing <= 3 {
 				t.Logf("seed %d: %s\n%s\nharms:\n  %s\nhistory:\n%s", r.seed, r.setup, r.tally.line(),
 					strings.Join(r.notes, "\n  "), r.log.String(*simLog))
+			} else if failing <= 40 {
+				t.Logf("seed %d: %s", r.seed, strings.Join(r.notes, "; "))
 			}
 		}
 	}

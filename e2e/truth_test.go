@@ -116,15 +116,17 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	if bs && open(t.blockedStopped) == nil {
 		t.blockedStopped = append(t.blockedStopped, span{from: p.blockFrom.Add(d.threshold)})
 	}
-	if !enforce || k == nil || p.unrestart || !p.usable || !p.ownHung(now, d.threshold) || t.killsByRef[d.ref] >= restartBudget {
+	if !enforce || k == nil || p.unrestart || p.usable.IsZero() || !p.ownHung(now, d.threshold) || t.killsByRef[d.ref] >= restartBudget {
 		return
 	}
 	// A hang the exporter could see (it read a usable status of this
 	// process), budget not spent: the kubelet restarts it within the
 	// threshold, its failureThreshold × period, two periods more, its
-	// timeout and a scrape's slack, or after its startupProbe window.
+	// timeout and a scrape's slack, from the hang's start or from the
+	// first usable answer (nothing before it shows a loop that hangs: a
+	// start-up answers nothing usable), or after its startupProbe window.
 	act := k.failureThreshold*k.period + 2*k.period + k.timeout + scrapeSlack
-	deadline := later(p.ref.Add(d.threshold+act), p.spawn.Add(k.startupWindow+act))
+	deadline := later(later(p.ref, p.usable).Add(d.threshold+act), p.spawn.Add(k.startupWindow+act))
 	if now.After(deadline) {
 		p.unrestart = true
 		t.unrestarted = append(t.unrestarted, fmt.Sprintf("process %d hung since %s (%s), not restarted by %s",
