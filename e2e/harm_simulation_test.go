@@ -32,6 +32,7 @@ var (
 	simHistories = flag.Int("sim.histories", 300, "histories of the harm simulation")
 	simSeed      = flag.Uint64("sim.seed", 0, "run this one seed of the harm simulation (0: seeds 1..sim.histories)")
 	simLog       = flag.Int("sim.loglines", 250, "lines of a failing history's log to print")
+	simNotes     = flag.Int("sim.notes", 40, "failing histories to list with one line of harms each")
 )
 
 // historyLength is how much fake time one history runs.
@@ -80,7 +81,7 @@ func TestHarmSimulation(t *testing.T) {
 			if failing <= 3 {
 				t.Logf("seed %d: %s\n%s\nharms:\n  %s\nhistory:\n%s", r.seed, r.setup, r.tally.line(),
 					strings.Join(r.notes, "\n  "), r.log.String(*simLog))
-			} else if failing <= 40 {
+			} else if failing <= *simNotes {
 				t.Logf("seed %d: %s", r.seed, strings.Join(r.notes, "; "))
 			}
 		}
