@@ -66,13 +66,27 @@ docker:
 generate:
 	$(GO) generate ./...
 
-# The evidence-model simulation, many more histories than make test runs
-# (200): every change to the verdict is checked here. A failing seed prints
-# its history; rerun one with: go test ./collector -run TestSimulation -args -sim.seed=N
+# The harm simulation (e2e/), many more histories than make test runs
+# (300): daemons, Prometheus evaluating alerts/dispatch.rules.yml and a
+# kubelet on a fake clock, counting false and missed pages, flaps, needless
+# kills, restart loops and unrestarted hangs. A failing history prints its
+# log; rerun one with: go test ./e2e -run TestHarmSimulation -args -sim.seed=N
+# simulate-old runs the evidence-model simulation of collector/.
 .PHONY: simulate
 simulate:
+	$(GO) test -run '^TestHarmSimulation$$' -count=1 -timeout 60m ./e2e -args -sim.histories=$(HISTORIES)
+
+.PHONY: simulate-old
+simulate-old:
 	$(GO) test -run '^TestSimulation$$' -count=1 -timeout 30m ./collector -args -sim.histories=$(HISTORIES)
 
+# Deliberate bugs (e2e/mutants_test.go's table) that the harm simulation
+# must catch, each in a copy of the module.
+.PHONY: mutate
+mutate:
+	$(GO) test -run '^TestMutantsAreCaught$$' -count=1 -timeout 60m -v ./e2e -args -mutate -mutate.histories=$(MUTATE_HISTORIES)
+
+MUTATE_HISTORIES ?= 300
 HISTORIES ?= 5000
 
 # Go benchmarks of the hot paths.

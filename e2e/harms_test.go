@@ -1,0 +1,223 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The harms, in the user's words. Each has a budget: how many a run may
+// count in total (all 0).
+const (
+	// harmFalsePage: DispatchDaemonWedged fires while no loop of that
+	// instance has been hung at any time in the last pageWindow (so a
+	// resolve delay is not a false page). Counted once per firing run.
+	harmFalsePage = "false page"
+	// harmMissedPage: dispatch on an instance did not happen for longer
+	// than pageDeadline without DispatchDaemonWedged firing for it by then
+	// (a page that comes later is late, and counts the same).
+	harmMissedPage = "missed or late page"
+	// harmFlap: DispatchDaemonWedged resolves while the loop is still hung
+	// and has been hung all along since the alert fired.
+	harmFlap = "page flap"
+	// harmNeedlessKill: the kubelet kills a process that has not itself
+	// been hung (no progress while it should make some: no completed cycle,
+	// a cycle in flight, a blocked event loop, a start-up) for at least a
+	// threshold.
+	harmNeedlessKill = "needless kill"
+	// harmRestartLoop: more kubelet kills in one hang episode (from the
+	// loop hanging until a cycle completes again in some process) than the
+	// restart budget.
+	harmRestartLoop = "restart loop"
+	// harmUnrestarted: with a kubelet enforcing, a hang the exporter could
+	// see (it read a usable status of that process), the restart budget not
+	// spent, not restarted within the threshold + failureThreshold × period
+	// + 2 periods + timeout + a scrape's slack.
+	harmUnrestarted = "unrestarted hang"
+)
+
+var harmNames = []string{harmFalsePage, harmMissedPage, harmFlap, harmNeedlessKill, harmRestartLoop, harmUnrestarted}
+
+var harmBudget = map[string]int{harmFalsePage: 0, harmMissedPage: 0, harmFlap: 0, harmNeedlessKill: 0, harmRestartLoop: 0, harmUnrestarted: 0}
+
+// The exceptions: harms the evidence cannot tell from no harm. Each is
+// narrow; see where it is counted for why it is indistinguishable.
+const (
+	// excBlockedStoppedPage: a page while an event loop has been blocked
+	// for longer than the threshold with the loop stopped. A start through
+	// the API just before the block would give every request the same
+	// answers (hangs) and be a real hang by now.
+	excBlockedStoppedPage = "page: blocked while stopped"
+	// excBlockedStoppedKill: the same, for a kill.
+	excBlockedStoppedKill = "kill: blocked while stopped"
+	// excReplacedUnseen: a kill of a process that replaced a hung one while
+	// no request saw anything but hangs since the old one was killed.
+	excReplacedUnseen = "kill: replaced unseen"
+)
+
+var exceptionNames = []string{excBlockedStoppedPage, excBlockedStoppedKill, excReplacedUnseen}
+
+// tally counts harms, exceptions and what the histories exercised.
+type tally struct {
+	harms, exceptions, missedBy                          map[string]int
+	modes                                                [3]int
+	daemons, hangs, kills, scrapes, probes, usableWedges int
+}
+
+func newTally() *tally {
+	return &tally{harms: map[string]int{}, exceptions: map[string]int{}, missedBy: map[string]int{}}
+}
+
+func (t *tally) merge(o *tally) {
+	for k, v := range o.harms {
+		t.harms[k] += v
+	}
+	for k, v := range o.exceptions {
+		t.exceptions[k] += v
+	}
+	for k, v := range o.missedBy {
+		t.missedBy[k] += v
+	}
+	for i, v := range o.modes {
+		t.modes[i] += v
+	}
+	t.daemons += o.daemons
+	t.hangs += o.hangs
+	t.kills += o.kills
+	t.scrapes += o.scrapes
+	t.probes += o.probes
+	t.usableWedges += o.usableWedges
+}
+
+func (t *tally) harmful() bool {
+	for _, h := range harmNames {
+		if t.harms[h] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *tally) line() string {
+	var parts []string
+	for _, h := range harmNames {
+		if t.harms[h] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", h, t.harms[h]))
+		}
+	}
+	for _, e := range exceptionNames {
+		if t.exceptions[e] > 0 {
+			parts = append(parts, fmt.Sprintf("(exception %s %d)", e, t.exceptions[e]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// pageWindow is how long after a hang a page is no false page: the
+// threshold, the alert's for:, two scrapes and an evaluation.
+func pageWindow(thr time.Duration) time.Duration {
+	return thr + wedgedFor + 2*scrapeInterval + evalInterval
+}
+
+// pageDeadline is how long dispatch may not happen (from its last
+// progress) before DispatchDaemonWedged must fire: pageWindow and a
+// scrape_timeout.
+func pageDeadline(thr time.Duration) time.Duration { return pageWindow(thr) + scrapeTimeout }
+
+// countHarms counts one instance's harms into t and returns what each was.
+func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bool, end time.Time) []string {
+	d, tr := in.d, in.d.truth
+	at := func(ts time.Time) string { return d.at(ts) }
+	var notes []string
+	note := func(kind, format string, args ...any) {
+		t.harms[kind]++
+		notes = append(notes, in.name+" "+kind+": "+fmt.Sprintf(format, args...))
+	}
+	t.daemons++
+	t.hangs += len(tr.hangs)
+	t.kills += len(tr.kills)
+	t.scrapes += in.scraper.scrapes
+	if in.kubelet != nil {
+		t.probes += in.kubelet.probes
+	}
+	if tr.usableWedge {
+		t.usableWedges++
+	}
+	win := pageWindow(d.threshold)
+	firing := func(i int) bool { return fired[i][in.name] }
+
+	// False pages and flaps, per firing run.
+	for i := 0; i < len(times); i++ {
+		if !firing(i) {
+			continue
+		}
+		j := i
+		for j < len(times) && firing(j) {
+			j++
+		}
+		runStart := times[i]
+		for x := i; x < j; x++ {
+			ts := times[x]
+			if tr.hungAt(ts.Add(-win), ts.Add(time.Millisecond)) {
+				continue
+			}
+			if tr.blockedStoppedAt(ts.Add(-win), ts.Add(time.Millisecond)) {
+				t.exceptions[excBlockedStoppedPage]++
+			} else {
+				note(harmFalsePage, "firing from %s, at %s no hang in the last %s", at(runStart), at(ts), win)
+			}
+			break
+		}
+		if j < len(times) {
+			if s := tr.spanAt(times[j]); s != nil && !s.from.After(runStart) {
+				note(harmFlap, "fired at %s, resolved at %s while hung since %s (%s)", at(runStart), at(times[j]), at(s.from), s.cause)
+			}
+		}
+		i = j
+	}
+
+	// Missed or late pages, per hang.
+	for _, s := range tr.hangs {
+		deadline := s.ref.Add(pageDeadline(d.threshold))
+		last := s.end
+		if last.IsZero() {
+			last = end
+		}
+		if !last.After(deadline.Add(evalInterval)) {
+			continue
+		}
+		paged := false
+		for i, ts := range times {
+			if !ts.Before(s.ref) && !ts.After(deadline.Add(evalInterval)) && firing(i) {
+				paged = true
+				break
+			}
+		}
+		if !paged {
+			t.missedBy[s.cause]++
+			note(harmMissedPage, "no progress since %s (%s), not firing by %s", at(s.ref), s.cause, at(deadline.Add(evalInterval)))
+		}
+	}
+
+	// Kills.
+	for _, k := range tr.kills {
+		switch {
+		case !k.needless:
+		case k.exception == "blocked while stopped":
+			t.exceptions[excBlockedStoppedKill]++
+		case k.exception == "replaced unseen":
+			t.exceptions[excReplacedUnseen]++
+		default:
+			note(harmNeedlessKill, "process %d at %s", k.proc, at(k.at))
+		}
+	}
+	for ref, n := range tr.killsByRef {
+		if n > restartBudget {
+			note(harmRestartLoop, "%d kills of the hang without progress since %s", n, at(ref))
+		}
+	}
+	for _, u := range tr.unrestarted {
+		note(harmUnrestarted, "%s", u)
+	}
+	return notes
+}

@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"fmt"
+	"time"
+)
+
+// span is an interval of fake time; end zero while it lasts.
+type span struct {
+	from, end time.Time
+	ref       time.Time // hangs: when dispatch last made progress
+	cause     string
+}
+
+// truth is the ground truth of one daemon, in the user's words: when
+// dispatch was not happening, and what the kubelet killed.
+type truth struct {
+	// hangs: dispatch not happening, from a threshold after the daemon's
+	// last progress (from = ref + threshold) until progress again.
+	hangs []span
+	// blockedStopped: an event loop blocked for longer than a threshold
+	// while the loop was stopped (for the exception of that name).
+	blockedStopped []span
+	kills          []kill
+	// killsByRef counts the kubelet's kills in one hang episode, keyed by
+	// the episode's last progress (a new process inherits it).
+	killsByRef map[time.Time]int
+	// unrestarted are hangs the exporter could see that the kubelet did
+	// not restart in time (enforce mode only).
+	unrestarted []string
+	usableWedge bool // a usable answer showed a wedged cycle
+}
+
+// kill is one kill by the kubelet, judged when it happened.
+type kill struct {
+	at        time.Time
+	proc      int
+	needless  bool
+	exception string // why a needless kill is excused, if it is
+	ref       time.Time
+}
+
+func newTruth() *truth { return &truth{killsByRef: map[time.Time]int{}} }
+
+func (t *truth) hungAt(from, to time.Time) bool {
+	for _, s := range t.hangs {
+		if s.from.Before(to) && (s.end.IsZero() || s.end.After(from)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *truth) blockedStoppedAt(from, to time.Time) bool {
+	for _, s := range t.blockedStopped {
+		if s.from.Before(to) && (s.end.IsZero() || s.end.After(from)) {
+			return true
+		}
+	}
+	return false
+}
+
+// spanAt is the hang that holds at ts, if any.
+func (t *truth) spanAt(ts time.Time) *span {
+	for i, s := range t.hangs {
+		if !s.from.After(ts) && (s.end.IsZero() || s.end.After(ts)) {
+			return &t.hangs[i]
+		}
+	}
+	return nil
+}
+
+func open(spans []span) *span {
+	if n := len(spans); n > 0 && spans[n-1].end.IsZero() {
+		return &spans[n-1]
+	}
+	return nil
+}
+
+// cause says what the daemon is doing while dispatch does not happen.
+func (d *daemon) cause(now time.Time) string {
+	p := d.proc
+	switch {
+	case d.term != nil || now.Before(p.spawn):
+		return "restarting"
+	case !p.serving:
+		return "start-up " + startNames[p.startMode]
+	case p.inFlight:
+		return "wedged cycle"
+	case p.blocked:
+		return "event loop blocked"
+	case p.completed.IsZero():
+		return "no cycle yet"
+	}
+	return "no cycle since the loop started"
+}
+
+// observe records the truth at now. Called with d.mu held, each step of
+// the daemon's driver.
+func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig) {
+	hung := !d.ref.IsZero() && now.Sub(d.ref) > d.threshold
+	if s := open(t.hangs); s != nil && (!hung || !s.ref.Equal(d.ref)) {
+		s.end = now
+		d.log.add(d.name, "truth: dispatch happens again")
+	}
+	if hung && open(t.hangs) == nil {
+		c := d.cause(now)
+		t.hangs = append(t.hangs, span{from: d.ref.Add(d.threshold), ref: d.ref, cause: c})
+		d.log.add(d.name, "truth: no progress since %s: dispatch not happening (%s)", d.at(d.ref), c)
+	}
+	p := d.proc
+	bs := p.blockedStopped(now, d.threshold)
+	if s := open(t.blockedStopped); s != nil && !bs {
+		s.end = now
+	}
+	if bs && open(t.blockedStopped) == nil {
+		t.blockedStopped = append(t.blockedStopped, span{from: p.blockFrom.Add(d.threshold)})
+	}
+	if !enforce || k == nil || p.unrestart || p.usable.IsZero() || !p.ownHung(now, d.threshold) || t.killsByRef[d.ref] >= restartBudget {
+		return
+	}
+	// A hang the exporter could see (it read a usable status of this
+	// process), budget not spent: the kubelet restarts it within the
+	// threshold, its failureThreshold × period, two periods more, its
+	// timeout and a scrape's slack, from the hang's start or from the
+	// first usable answer (nothing before it shows a loop that hangs: a
+	// start-up answers nothing usable), or after its startupProbe window.
+	act := k.failureThreshold*k.period + 2*k.period + k.timeout + scrapeSlack
+	deadline := later(later(p.ref, p.usable).Add(d.threshold+act), p.spawn.Add(k.startupWindow+act))
+	if now.After(deadline) {
+		p.unrestart = true
+		t.unrestarted = append(t.unrestarted, fmt.Sprintf("process %d hung since %s (%s), not restarted by %s",
+			p.id, d.at(p.ref), d.cause(now), d.at(deadline)))
+		d.log.add(d.name, "HARM unrestarted hang: %s", t.unrestarted[len(t.unrestarted)-1])
+	}
+}
+
+// judgeKill records a kill by the kubelet of d.proc. Called with d.mu held,
+// before the kill.
+func (t *truth) judgeKill(d *daemon, now time.Time) kill {
+	p := d.proc
+	k := kill{at: now, proc: p.id, ref: d.ref, needless: !p.ownHung(now, d.threshold)}
+	switch {
+	case !k.needless:
+	case p.blockedStopped(now, d.threshold):
+		// The loop was stopped and its event loop then blocked: had it been
+		// started through the API just before the block (no request could
+		// see that), it would be hung now, and every answer the same.
+		k.exception = "blocked while stopped"
+	case p.predHung && d.lastNonHang.Before(p.predKill):
+		// The process replaced a hung one and no request has seen anything
+		// but hangs since: the swap (a termination grace, a moment of
+		// refusal no request hit, a start-up that hangs) is invisible, and
+		// the answers are those of the old process going on hanging.
+		k.exception = "replaced unseen"
+	}
+	if !d.ref.IsZero() {
+		t.killsByRef[d.ref]++
+	}
+	t.kills = append(t.kills, k)
+	return k
+}
