@@ -63,9 +63,9 @@ type Look struct {
 	// last answer or refusal to this look. Evidence EvidenceHung only.
 	HungFor time.Duration
 	// WasStale is true when the decision before this one was stale and the
-	// wedge is carried on: hangs do not end it, nor, for a threshold,
-	// unusable answers (no evidence that the loop recovered); a refusal or
-	// a usable answer does. Nothing but the daemon's answers sets it.
+	// wedge is carried on: hangs and unusable answers do not end it (no
+	// evidence that the loop recovered); a refusal or a usable answer
+	// does. Nothing but the daemon's answers sets it.
 	WasStale bool
 	// Interrupted is true when Health is no longer the daemon's latest word
 	// on its loop: answers that were not usable came after it.
@@ -108,9 +108,7 @@ type Assessment struct {
 //	usable    no daemon at all (NoDaemon)         0               1   STOPPED                   no
 //	usable    judged from its timestamps          Judge's verdict 1   WEDGED/STUCK/STOPPED/HEALTHY iff stale
 //	unusable  nothing, or no wedge judged before  0               0   DOWN                      no
-//	unusable  a wedge judged before (WasStale:    1 (carried on)  0   WEDGED                    no
-//	          within a threshold of the last
-//	          usable answer)
+//	unusable  a wedge judged before (WasStale)    1 (carried on)  0   WEDGED                    no
 //	refused   anything (forgotten: process gone)  0               0   DOWN                      no
 //	hung      nothing usable since the process    0               0   DOWN                      no
 //	          started (no Health)

@@ -184,22 +184,16 @@ func (t *Tracker) Pending(detail string, start, at time.Time) Observation {
 // look is what is known of the loop for a decision at our time at on
 // evidence other than a usable answer.
 func (t *Tracker) look(e Evidence, detail string, at time.Time) Look {
-	return Look{Evidence: e, Health: t.extrapolated(at), WasStale: t.carriesWedge(e, at), Detail: detail,
+	return Look{Evidence: e, Health: t.extrapolated(at), WasStale: t.carriesWedge(), Detail: detail,
 		Interrupted: t.interrupted.After(t.baseAt)}
 }
 
-// carriesWedge: a wedge judged before goes on through hangs for as long as
-// they last (dispatch is not happening, whichever process hangs), and
-// through answers that say nothing of the loop for at most a threshold
-// since the last usable answer (a long run of 401s is more likely a new
-// process than the old wedge). Only evidence ends it: a usable answer, a
-// refusal, a new process.
-func (t *Tracker) carriesWedge(e Evidence, at time.Time) bool {
-	if !t.stale || t.base == nil {
-		return false
-	}
-	return e == EvidenceHung || at.Sub(t.baseAt) <= t.base.StaleThreshold()
-}
+// carriesWedge: a wedge judged before goes on through hangs and through
+// answers that say nothing of the loop (401, 500, HTML, health missing,
+// 503) for as long as they last: neither shows that the loop recovered,
+// and dispatch is not happening whichever process hangs. Only evidence
+// ends it: a usable answer, a refusal, a new process.
+func (t *Tracker) carriesWedge() bool { return t.stale && t.base != nil }
 
 // forgetProcess drops what was known of a process that no longer serves:
 // the next one to answer is new.

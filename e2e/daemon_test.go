@@ -102,6 +102,26 @@ type daemon struct {
 	ref time.Time
 	// lastNonHang is when a request last got anything but a hang.
 	lastNonHang time.Time
+	// seenFrom is when the daemon last became visible: a request would
+	// be accepted and either hang or get the daemon's status (not be
+	// refused, not get 503 "starting"); zero while it is not.
+	seenFrom time.Time
+}
+
+// visible: a request now would reach a process that either hangs or
+// answers with its status. A refusal or a 503 "starting" is a daemon
+// down or starting, which the product reports as DOWN
+// (DispatchStatusDown, DispatchStatusDownLong), never as a wedge: the
+// wedge page is owed only for time the daemon is visible.
+func (d *daemon) visible(now time.Time) bool {
+	b := d.behaviour(now)
+	switch {
+	case b.kind == refuse:
+		return false
+	case b.kind == answer && !b.proc.serving && b.proc.startMode == start503:
+		return false
+	}
+	return true
 }
 
 func newDaemon(name string, rng *rand.Rand, log *eventLog, interval, thr time.Duration) *daemon {
@@ -110,7 +130,7 @@ func newDaemon(name string, rng *rand.Rand, log *eventLog, interval, thr time.Du
 	d.skew = []time.Duration{0, 0, 10 * time.Second, -10 * time.Second, 2 * time.Hour, -2 * time.Hour}[rng.IntN(6)]
 	d.computedAt = []int{computedAlways, computedAlways, computedAlways, computedNever, computedSometimes}[rng.IntN(5)]
 	now := time.Now()
-	d.ref = now
+	d.ref, d.seenFrom = now, now
 	d.proc = d.newProcess(now, true)
 	return d
 }

@@ -14,11 +14,14 @@ const (
 	// resolve delay is not a false page). Counted once per firing run.
 	harmFalsePage = "false page"
 	// harmMissedPage: dispatch on an instance did not happen for longer
-	// than pageDeadline without DispatchDaemonWedged firing for it by then
-	// (a page that comes later is late, and counts the same).
+	// than pageDeadline, while the daemon was visible (it accepted
+	// requests: they hung or got its status), without DispatchDaemonWedged
+	// firing for it by then (a page that comes later is late, and counts
+	// the same). A daemon that refuses or answers 503 "starting" is DOWN:
+	// its pages are DispatchStatusDown and DispatchStatusDownLong.
 	harmMissedPage = "missed or late page"
 	// harmFlap: DispatchDaemonWedged resolves while the loop is still hung
-	// and has been hung all along since the alert fired.
+	// and has been hung, and visible, all along since the alert fired.
 	harmFlap = "page flap"
 	// harmNeedlessKill: the kubelet kills a process that has not itself
 	// been hung (no progress while it should make some: no completed cycle,
@@ -178,7 +181,7 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 
 	// Missed or late pages, per hang.
 	for _, s := range tr.hangs {
-		deadline := s.ref.Add(pageDeadline(d.threshold))
+		deadline := s.seen.Add(pageDeadline(d.threshold))
 		last := s.end
 		if last.IsZero() {
 			last = end
@@ -188,14 +191,14 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 		}
 		paged := false
 		for i, ts := range times {
-			if !ts.Before(s.ref) && !ts.After(deadline.Add(evalInterval)) && firing(i) {
+			if !ts.Before(s.seen) && !ts.After(deadline.Add(evalInterval)) && firing(i) {
 				paged = true
 				break
 			}
 		}
 		if !paged {
 			t.missedBy[s.cause]++
-			note(harmMissedPage, "no progress since %s (%s), not firing by %s", at(s.ref), s.cause, at(deadline.Add(evalInterval)))
+			note(harmMissedPage, "no progress since %s, visible since %s (%s), not firing by %s", at(s.ref), at(s.seen), s.cause, at(deadline.Add(evalInterval)))
 		}
 	}
 

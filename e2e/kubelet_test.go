@@ -71,12 +71,12 @@ func (k *kubelet) run(ctx context.Context) {
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, k.cfg.timeout)
-		probe := k.tgt.Probe(pctx)
+		probe, l := k.tgt.Liveness(pctx, k.shadow)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		restart := k.tgt.Liveness(probe, k.shadow)
+		restart := l.Restart
 		k.probes++
 		st := probe.State()
 		code := 200
@@ -87,7 +87,7 @@ func (k *kubelet) run(ctx context.Context) {
 		} else {
 			failures = 0
 		}
-		k.d.log.add(k.d.name+" kubelet", "%d %s (%s) restart=%v: %s [%d/%d]", code, st.State, st.Evidence, st.Restart, st.Reason, failures, k.cfg.failureThreshold)
+		k.d.log.add(k.d.name+" kubelet", "%d %s (%s) restart=%v: %s; liveness: %s [%d/%d]", code, st.State, st.Evidence, st.Restart, st.Reason, l.Reason, failures, k.cfg.failureThreshold)
 		if failures < int(k.cfg.failureThreshold) || k.shadow {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 type span struct {
 	from, end time.Time
 	ref       time.Time // hangs: when dispatch last made progress
+	seen      time.Time // hangs: the later of ref and when the daemon last became visible
 	cause     string
 }
 
@@ -98,15 +99,28 @@ func (d *daemon) cause(now time.Time) string {
 // observe records the truth at now. Called with d.mu held, each step of
 // the daemon's driver.
 func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig) {
-	hung := !d.ref.IsZero() && now.Sub(d.ref) > d.threshold
-	if s := open(t.hangs); s != nil && (!hung || !s.ref.Equal(d.ref)) {
+	switch vis := d.visible(now); {
+	case !vis:
+		d.seenFrom = time.Time{}
+	case d.seenFrom.IsZero():
+		d.seenFrom = now
+	}
+	// A hang, as a page owes it: no progress for a threshold, counted
+	// from when the daemon became visible (a hang or its status) if later.
+	seen := later(d.ref, d.seenFrom)
+	hung := !d.ref.IsZero() && !d.seenFrom.IsZero() && now.Sub(seen) > d.threshold
+	if s := open(t.hangs); s != nil && (!hung || !s.seen.Equal(seen)) {
 		s.end = now
-		d.log.add(d.name, "truth: dispatch happens again")
+		if d.seenFrom.IsZero() {
+			d.log.add(d.name, "truth: the daemon is down or starting (refused, 503): DOWN, no wedge owed")
+		} else {
+			d.log.add(d.name, "truth: dispatch happens again")
+		}
 	}
 	if hung && open(t.hangs) == nil {
 		c := d.cause(now)
-		t.hangs = append(t.hangs, span{from: d.ref.Add(d.threshold), ref: d.ref, cause: c})
-		d.log.add(d.name, "truth: no progress since %s: dispatch not happening (%s)", d.at(d.ref), c)
+		t.hangs = append(t.hangs, span{from: seen.Add(d.threshold), ref: d.ref, seen: seen, cause: c})
+		d.log.add(d.name, "truth: no progress since %s, visible since %s: dispatch not happening (%s)", d.at(d.ref), d.at(seen), c)
 	}
 	p := d.proc
 	bs := p.blockedStopped(now, d.threshold)
