@@ -254,11 +254,11 @@ func startStack(t testing.TB, threshold string) *stack {
 	startProc(t, "sidecar", bin, "--target.url="+s.demoURL+"/api/daemon/status", "--target.timeout=1s", "--target.timeout-offset=100ms", "--web.listen-address="+sideAddr)
 	waitHTTP(t, sideURL+"/-/ready")
 	s.fake, s.fakeAddr = newFakeDaemon(t), freeAddr(t)
-	// Its liveness endpoint makes one restart request of at most 1s, then
+	// Its liveness endpoint makes one restart request of two 503s, then
 	// gives up: what a kubelet that restarts nothing sees, in seconds.
 	startProc(t, "sidecar-fake", bin, "--target.url="+s.fake.url, "--poll.stale-threshold="+threshold,
 		"--target.timeout=1s", "--target.timeout-offset=100ms", "--web.listen-address="+s.fakeAddr,
-		"--liveness.restart-window=1s", "--liveness.restart-budget=1")
+		"--liveness.failure-threshold=2", "--liveness.restart-budget=1")
 	waitHTTP(t, "http://"+s.fakeAddr+"/-/ready")
 
 	s.hook = newWebhook(t)

@@ -19,25 +19,25 @@ import (
 // flagValues are the parsed flags that validate checks beyond what kingpin
 // parses: ranges, paths and combinations.
 type flagValues struct {
-	metricsPath    string
-	targetURL      string
-	targetURLSet   bool // given on the command line, not the default
-	targetTimeout  time.Duration
-	timeoutOffset  time.Duration
-	maxBody        units.Base2Bytes // parsed from maxBodyText by validate
-	maxBodyText    string
-	logLevel       string
-	logFormat      string
-	livenessMode   string
-	listen         []string
-	stackDir       string
-	configFile     string
-	livenessWait   time.Duration
-	restartWindow  time.Duration
-	restartBudget  int
-	staleThreshold time.Duration
-	demo           bool
-	demoInterval   time.Duration
+	metricsPath      string
+	targetURL        string
+	targetURLSet     bool // given on the command line, not the default
+	targetTimeout    time.Duration
+	timeoutOffset    time.Duration
+	maxBody          units.Base2Bytes // parsed from maxBodyText by validate
+	maxBodyText      string
+	logLevel         string
+	logFormat        string
+	livenessMode     string
+	listen           []string
+	stackDir         string
+	configFile       string
+	livenessWait     time.Duration
+	failureThreshold int
+	restartBudget    int
+	staleThreshold   time.Duration
+	demo             bool
+	demoInterval     time.Duration
 }
 
 // validate returns the first bad value, naming its flag; the exporter then
@@ -80,7 +80,7 @@ func (f *flagValues) validate() error {
 		{f.targetTimeout <= 0, "target.timeout", f.targetTimeout, "must be positive"},
 		{f.timeoutOffset < 0, "target.timeout-offset", f.timeoutOffset, "must not be negative"},
 		{f.livenessWait <= 0, "liveness.timeout", f.livenessWait, "must be positive"},
-		{f.restartWindow <= 0, "liveness.restart-window", f.restartWindow, "must be positive: the livenessProbe's failureThreshold × periodSeconds"},
+		{f.failureThreshold < 1 || f.failureThreshold > 100, "liveness.failure-threshold", f.failureThreshold, "must be from 1 to 100: the daemon's livenessProbe's failureThreshold"},
 		{f.restartBudget < 1 || f.restartBudget > 20, "liveness.restart-budget", f.restartBudget, "must be from 1 to 20: the restart requests made for one hang before a person is paged"},
 		{f.staleThreshold < 0, "poll.stale-threshold", f.staleThreshold, "must not be negative (0: the daemon's, else max(60s, 10 × poll interval))"},
 		{f.demoInterval <= 0, "demo.poll-interval", f.demoInterval, "must be positive"},

@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app.Flag("config.file", "YAML file of named targets with HTTP client options, served on /probe?target=NAME. Reloaded on SIGHUP and POST /-/reload.").StringVar(&f.configFile)
 	configCheck := app.Flag("config.check", "Validate --config.file and exit.").Bool()
 	app.Flag("liveness.mode", "enforce: /-/target/healthy answers 503 when the daemon should be restarted; shadow: answers 200 and logs 'would restart'.").Default("enforce").StringVar(&f.livenessMode)
-	app.Flag("liveness.restart-window", "How long one restart request lasts: /-/target/healthy answers 503 for at most this long (less when a new process shows). Set it to the livenessProbe's failureThreshold × periodSeconds.").Default("60s").DurationVar(&f.restartWindow)
+	app.Flag("liveness.failure-threshold", "The daemon's livenessProbe's failureThreshold: one restart request answers 503 to this many probes in a row (fewer when evidence ends it), so the kubelet restarts the daemon once per request.").Default("4").IntVar(&f.failureThreshold)
 	app.Flag("liveness.restart-budget", "Restart requests /-/target/healthy makes for one hang (each after a longer grace) before it stops asking, answers 200 and dispatch_liveness_restart_budget_spent pages a person; restored when a cycle completes.").Default("3").IntVar(&f.restartBudget)
 	app.Flag("liveness.timeout", "Longest /-/target/healthy waits for the daemon. Past it the answer rests on the request still unanswered: a hang under way goes on counting; anything else answers 200. Keep it under the probe's timeoutSeconds.").Default("2s").DurationVar(&f.livenessWait)
 
@@ -151,7 +151,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		targets := collector.NewTargets(collector.TargetDefaults{
 			Timeout: f.targetTimeout, StaleThreshold: f.staleThreshold, MaxBodyBytes: int64(f.maxBody), Logger: logger,
-			RestartWindow:     f.restartWindow,
+			FailureThreshold:  f.failureThreshold,
 			RestartBudget:     f.restartBudget,
 			DisableKeepAlives: f.configFile != "", // many targets: hold no idle connections
 		})

@@ -338,7 +338,7 @@ func TestBadInputExitsClearly(t *testing.T) {
 		{[]string{"--target.max-body-bytes=0"}, 2, "--target.max-body-bytes=0: must be a positive size"},
 		{[]string{"--target.timeout-offset=-1s"}, 2, "--target.timeout-offset=-1s: must not be negative"},
 		{[]string{"--liveness.timeout=0s"}, 2, "--liveness.timeout=0s: must be positive"},
-		{[]string{"--liveness.restart-window=0s"}, 2, "--liveness.restart-window=0s: must be positive"},
+		{[]string{"--liveness.failure-threshold=0"}, 2, "--liveness.failure-threshold=0: must be from 1 to 100"},
 
 		{[]string{"--target.url=http://x/status", "--config.file=" + good}, 2, "--target.url=http://x/status: conflicts with --config.file"},
 		{[]string{"--demo", "--config.file=" + good}, 2, "--config.file=" + good + ": conflicts with --demo"},

@@ -53,7 +53,7 @@ func TestAHangThatGoesOnStaysWedgedWhateverLivenessAnswered(t *testing.T) {
 				o.Now = func() time.Time { return fd.now }
 				o.Timeout = time.Second
 				o.StaleThreshold = 10 * time.Second
-				o.RestartWindow = 3 * time.Second
+				o.FailureThreshold = 3
 			})
 			fd.resp = func(req *http.Request) (*http.Response, error) { return answer(req, 200, cyclingBody(fd.now)), nil }
 			require.Equal(t, dispatch.StateHealthy, tgt.Probe(context.Background()).State().State)

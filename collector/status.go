@@ -29,10 +29,10 @@ type TargetOptions struct {
 	Timeout time.Duration
 	// StaleThreshold overrides the daemon's threshold and the default rule.
 	StaleThreshold time.Duration
-	// RestartWindow is how long one restart request answers liveness 503:
-	// the livenessProbe's failureThreshold × periodSeconds. Default
-	// dispatch.DefaultRestartWindow.
-	RestartWindow time.Duration
+	// FailureThreshold is how many 503s one restart request answers: the
+	// daemon's livenessProbe's failureThreshold. Default
+	// dispatch.DefaultFailureThreshold.
+	FailureThreshold int
 	// RestartBudget is how many restart requests liveness makes for one
 	// hang before it stops asking (restarts are not fixing it). Default
 	// dispatch.DefaultRestartBudget.
@@ -83,15 +83,17 @@ type Target struct {
 	descs  *targetDescs
 	logger log.Logger
 	labels *loopLabels
-	flight flight[probeResult]
 
 	// What is known of the daemon; shared with the target that replaces
 	// this one on a reload that kept its URL (see adopt).
 	*targetState
 }
 
-// targetState is what a Target knows of its daemon, under mu.
+// targetState is what a Target knows of its daemon, under mu, and its
+// request in flight: a target that replaces another on a reload shares both.
 type targetState struct {
+	flight flight[probeResult]
+
 	mu          sync.Mutex
 	tracker     *dispatch.Tracker
 	transitions *dispatch.Transitions
@@ -103,7 +105,7 @@ type targetState struct {
 	failures    failureCounts
 	restarts    restartCounts // restart requests made, by reason
 	notes       []string
-	episode     bool // a liveness episode is being reported
+	episode     bool // a liveness episode is being reported (enforce: 503s; shadow: would-be 503s until the wedge ends)
 }
 
 // The reasons of dispatch_liveness_restart_requests_total.
@@ -170,7 +172,7 @@ func NewTarget(opts TargetOptions) *Target {
 		targetState: &targetState{
 			tracker:     dispatch.NewTracker(opts.StaleThreshold),
 			transitions: dispatch.NewTransitions(log.With(logger, "loop", opts.Loop), nil),
-			policy:      dispatch.RestartPolicy{Window: opts.RestartWindow, Budget: opts.RestartBudget},
+			policy:      dispatch.RestartPolicy{FailureThreshold: opts.FailureThreshold, Budget: opts.RestartBudget},
 		},
 	}
 	return t
@@ -188,7 +190,7 @@ func (t *Target) adopt(old *Target) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.tracker.SetThreshold(t.opts.StaleThreshold)
-	t.policy.Window, t.policy.Budget = t.opts.RestartWindow, t.opts.RestartBudget
+	t.policy.FailureThreshold, t.policy.Budget = t.opts.FailureThreshold, t.opts.RestartBudget
 }
 
 // Name is the target's name.
@@ -372,8 +374,16 @@ func (t *Target) Liveness(ctx context.Context, shadow bool) (Probe, dispatch.Liv
 		level.Error(t.logger).Log("msg", "restart budget spent: restarts are not bringing dispatch back; liveness stops asking for them until a cycle completes, and a person must look",
 			"requests", l.Requests, "reason", r.obs.Assessment.Reason)
 	}
-	if l.Restart != t.episode {
-		t.episode = l.Restart
+	episode := l.Restart
+	if shadow && t.episode && !l.Restart {
+		// Shadow mode previews each answer afresh; the episode it reports
+		// ends only on evidence that the wedge did: a usable answer that
+		// is not stale, or a process gone.
+		a := r.obs.Assessment
+		episode = !(a.Evidence == dispatch.EvidenceUsable && !a.Stale || a.Evidence == dispatch.EvidenceRefused)
+	}
+	if episode != t.episode {
+		t.episode = episode
 		switch {
 		case l.Restart && shadow:
 			level.Warn(t.logger).Log("msg", "liveness (shadow mode): would ask for a restart of the daemon; answering 200", "reason", l.Reason)

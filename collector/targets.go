@@ -23,13 +23,13 @@ func SingleTarget(url string) *Config {
 
 // TargetDefaults apply to every target whose config does not say otherwise.
 type TargetDefaults struct {
-	// RestartWindow and RestartBudget: see TargetOptions.
-	RestartWindow  time.Duration
-	RestartBudget  int
-	Timeout        time.Duration
-	StaleThreshold time.Duration
-	MaxBodyBytes   int64
-	Logger         log.Logger
+	// FailureThreshold and RestartBudget: see TargetOptions.
+	FailureThreshold int
+	RestartBudget    int
+	Timeout          time.Duration
+	StaleThreshold   time.Duration
+	MaxBodyBytes     int64
+	Logger           log.Logger
 	// Now is our clock (monotonic). Default time.Now.
 	Now func() time.Time
 	// DisableKeepAlives closes each status request's connection when more
@@ -135,17 +135,17 @@ func (c *clientCache) get(cfg config.HTTPClientConfig, noKeepAlive bool) (*http.
 
 func (s *Targets) build(tc TargetConfig, client *http.Client) *Target {
 	return NewTarget(TargetOptions{
-		Name:           tc.Name,
-		URL:            tc.URL,
-		Client:         client,
-		Timeout:        orDefault(tc.Timeout, s.defaults.Timeout),
-		StaleThreshold: orDefault(tc.StaleThreshold, s.defaults.StaleThreshold),
-		RestartWindow:  s.defaults.RestartWindow,
-		RestartBudget:  s.defaults.RestartBudget,
-		MaxBodyBytes:   s.defaults.MaxBodyBytes,
-		Logger:         s.defaults.Logger,
-		Now:            s.defaults.Now,
-		shared:         s.descs,
+		Name:             tc.Name,
+		URL:              tc.URL,
+		Client:           client,
+		Timeout:          orDefault(tc.Timeout, s.defaults.Timeout),
+		StaleThreshold:   orDefault(tc.StaleThreshold, s.defaults.StaleThreshold),
+		FailureThreshold: s.defaults.FailureThreshold,
+		RestartBudget:    s.defaults.RestartBudget,
+		MaxBodyBytes:     s.defaults.MaxBodyBytes,
+		Logger:           s.defaults.Logger,
+		Now:              s.defaults.Now,
+		shared:           s.descs,
 	})
 }
 

@@ -10,40 +10,47 @@ import (
 // decision and never feeds back into it: the page comes from evidence, the
 // restart from this bounded policy.
 //
-// A restart request is a run of "restart" answers (the kubelet restarts a
-// container after failureThreshold failed probes in a row), for at most
-// Window, ended sooner by evidence of a new process (a refusal, timestamps
-// that moved back) or by a decision that no longer asks. After a request,
-// the process that serves may be the new one, whatever it answers: it gets
-// a grace of threshold × 2^n after the n-th request, counted from when it
-// could first have started (the end of the request, or a later refusal or
-// restart seen), before another request; and a further hang must itself
-// have lasted that long since. After Budget requests that brought no
-// completed cycle back, it stops asking (Spent) until a usable answer shows
-// a completed cycle, which ends the episode and restores the budget.
+// A restart request is a run of "restart" answers to FailureThreshold
+// liveness probes in a row: the kubelet restarts a container after its
+// livenessProbe's failureThreshold failures in a row, so a request whose
+// count matches it restarts the process at most once, however slowly the
+// probes come. Evidence ends a request sooner: a new process (a refusal,
+// timestamps that moved back), a usable answer that no longer says
+// restart, an error that may be the process dying or another starting; so
+// does a pause in the probes longer than maxProbeGap (the container was
+// being restarted). After a request, the process that serves may be the new
+// one, whatever it answers: it gets a grace of threshold × 2^n after the
+// n-th request, counted from when it could first have started (the last
+// answer of the request, or a later refusal or restart seen), before
+// another request; and a further hang must itself have lasted that long
+// since. After Budget requests that brought no completed cycle back, it
+// stops asking (Spent) until a usable answer shows a completed cycle, which
+// ends the episode and restores the budget.
 //
-// So, for any history: requests per episode ≤ Budget, and no request
-// rests on less than a threshold of evidence about the process that could
-// be serving. RestartPolicy is a value: Next returns the next one, so a
-// caller can preview an answer (shadow mode) without committing it.
+// So, for any history: requests per episode ≤ Budget, restart answers per
+// request ≤ FailureThreshold, and no request rests on less than a threshold
+// of evidence about the process that could be serving. RestartPolicy is a
+// value: Next returns the next one, so a caller can preview an answer
+// (shadow mode) without committing it.
 type RestartPolicy struct {
-	// Window is how long one request goes on answering "restart": the
-	// livenessProbe's failureThreshold × periodSeconds. Default
-	// DefaultRestartWindow.
-	Window time.Duration
+	// FailureThreshold is how many restart answers one request makes: the
+	// livenessProbe's failureThreshold. Default DefaultFailureThreshold.
+	FailureThreshold int
 	// Budget is how many requests an episode may make. Default
 	// DefaultRestartBudget.
 	Budget int
 
-	requests  int       // requests made in this episode
-	asking    time.Time // our clock: when the request under way began; zero when none is
-	graceFrom time.Time // our clock: the earliest start of the process that serves, after a request
-	spent     bool
+	requests    int       // requests made in this episode
+	answered    int       // restart answers of the request under way; 0: none is under way
+	lastAnswer  time.Time // our clock: the latest restart answer
+	graceFrom   time.Time // our clock: the earliest start of the process that serves, after a request
+	spent       bool
+	completions uint64 // Observation.Completions when last read
 }
 
-// DefaultRestartWindow is the default RestartPolicy.Window: failureThreshold
-// × periodSeconds (4 × 15s) of the documented livenessProbe.
-const DefaultRestartWindow = 60 * time.Second
+// DefaultFailureThreshold is the default RestartPolicy.FailureThreshold:
+// the failureThreshold of the documented livenessProbe.
+const DefaultFailureThreshold = 4
 
 // DefaultRestartBudget is the default RestartPolicy.Budget.
 const DefaultRestartBudget = 3
@@ -51,6 +58,12 @@ const DefaultRestartBudget = 3
 // maxGraceDoublings caps the back-off: the grace stops growing at
 // threshold × 2^10.
 const maxGraceDoublings = 10
+
+// maxProbeGap is the longest pause between two liveness probes within one
+// request: the longest periodSeconds plus timeoutSeconds a kubelet is
+// given. A longer pause is a container being restarted (probes stop while
+// it terminates and starts): the request is over.
+const maxProbeGap = 2 * time.Minute
 
 // Liveness is one answer of the restart policy.
 type Liveness struct {
@@ -78,36 +91,63 @@ func (p RestartPolicy) Requests() int { return p.requests }
 // Next answers liveness at our time at on the observation o (the latest
 // decision about the daemon), and returns the policy to keep.
 func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Liveness) {
-	if p.Window <= 0 {
-		p.Window = DefaultRestartWindow
+	if p.FailureThreshold <= 0 {
+		p.FailureThreshold = DefaultFailureThreshold
 	}
 	if p.Budget <= 0 {
 		p.Budget = DefaultRestartBudget
 	}
 	a := o.Assessment
-	if o.Progress {
-		// A cycle completed: whatever was asked worked, or was not needed.
-		p = RestartPolicy{Window: p.Window, Budget: p.Budget}
+	if o.Progress || o.Completions != p.completions {
+		// A cycle completed (seen by this request or any other since):
+		// whatever was asked worked, or was not needed.
+		p = RestartPolicy{FailureThreshold: p.FailureThreshold, Budget: p.Budget, completions: o.Completions}
 	}
 	if p.requests > 0 && (a.Evidence == EvidenceRefused || o.Restarted) {
 		// A new process is on its way: it could first have started now.
-		p.asking, p.graceFrom = time.Time{}, at
+		p.answered, p.graceFrom = 0, at
 	}
-	if !p.asking.IsZero() {
-		if a.Restart && at.Sub(p.asking) < p.Window {
-			return p, p.answer(true, fmt.Sprintf("restart request %d of %d under way since %s: %s",
-				p.requests, p.Budget, stamp(p.asking), a.Reason))
+	restart := a.Restart
+	if o.Pending && o.Earlier.Restart && !o.Earlier.At.Before(p.graceFrom) &&
+		(p.answered == 0 || o.Earlier.At.After(p.lastAnswer)) {
+		// The caller stopped waiting. The latest decision of a request that
+		// ended said restart, and it is about the process that serves: it
+		// was taken after our last request ended (or, during one, after its
+		// latest answer), so no restart of ours came between.
+		restart, a.Reason = true, a.Reason+"; the latest answer said restart"
+	}
+	if p.answered > 0 {
+		// A request goes on while the evidence still says restart, or the
+		// daemon answers without its health (the same process answering;
+		// nothing says the loop recovered). Anything else ends it: a usable
+		// answer that no longer says restart, an error that may be the
+		// process dying (a reset) or another one starting (503, 401).
+		switch {
+		case p.answered >= p.FailureThreshold, at.Sub(p.lastAnswer) > maxProbeGap:
+			// Done: the kubelet has had its count; the new process could
+			// first have started after the last answer.
+			p.answered, p.graceFrom = 0, p.lastAnswer
+		case restart || o.HealthMissing:
+			p.answered++
+			p.lastAnswer = at
+			return p, p.answer(true, fmt.Sprintf("restart request %d of %d, answer %d of %d: %s",
+				p.requests, p.Budget, p.answered, p.FailureThreshold, a.Reason))
+		default:
+			p.answered, p.graceFrom = 0, at
 		}
-		p.asking, p.graceFrom = time.Time{}, at
 	}
 	switch {
-	case !a.Restart:
+	case !restart:
 		return p, p.answer(false, "")
 	case p.spent:
 		return p, p.answer(false, fmt.Sprintf("restart budget spent: %d restart request(s) brought no completed cycle back; a person must look (%s)",
 			p.requests, a.Reason))
 	case p.requests > 0:
-		grace := a.Verdict.Threshold << min(p.requests, maxGraceDoublings)
+		thr := a.Verdict.Threshold
+		if thr == 0 && o.Health != nil {
+			thr = o.Health.StaleThreshold()
+		}
+		grace := thr << min(p.requests, maxGraceDoublings)
 		from := p.graceFrom
 		if a.Evidence == EvidenceHung && o.HungSince.After(from) {
 			from = o.HungSince
@@ -125,8 +165,8 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 		}
 	}
 	p.requests++
-	p.asking = at
-	l := p.answer(true, fmt.Sprintf("restart request %d of %d: %s", p.requests, p.Budget, a.Reason))
+	p.answered, p.lastAnswer = 1, at
+	l := p.answer(true, fmt.Sprintf("restart request %d of %d, answer 1 of %d: %s", p.requests, p.Budget, p.FailureThreshold, a.Reason))
 	l.Began = true
 	return p, l
 }

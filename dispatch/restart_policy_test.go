@@ -22,8 +22,9 @@ var p0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 func pat(s float64) time.Time { return p0.Add(time.Duration(s * float64(time.Second))) }
 
-func newPolicyRun(t *testing.T, threshold time.Duration, window time.Duration) *policyRun {
-	return &policyRun{t: t, tr: NewTracker(threshold), policy: RestartPolicy{Window: window, Budget: 3}}
+// newPolicyRun: a kubelet that restarts after failures answers in a row.
+func newPolicyRun(t *testing.T, threshold time.Duration, failures int) *policyRun {
+	return &policyRun{t: t, tr: NewTracker(threshold), policy: RestartPolicy{FailureThreshold: failures, Budget: 3}}
 }
 
 // live answers liveness on o at s.
@@ -60,7 +61,7 @@ func (r *policyRun) hang(s, timeout float64) Observation {
 // of restarts, each after a longer grace, and the daemon ends up running.
 func TestRestartPolicyBacksOffSoASlowStartUpFinishes(t *testing.T) {
 	t.Parallel()
-	r := newPolicyRun(t, 3*time.Second, 3*time.Second) // kubelet: 3 failures 1s apart
+	r := newPolicyRun(t, 3*time.Second, 3) // kubelet: 3 failures 1s apart
 	r.tr.Answer(cycling(0), pat(0))
 	processStart, kills := -1.0, 0 // the daemon hangs from 1s; each kill starts a 9s start-up that hangs
 	consecutive := 0
@@ -94,7 +95,7 @@ func TestRestartPolicyBacksOffSoASlowStartUpFinishes(t *testing.T) {
 // (threshold 5s), no refusal seen in between: one restart, then its grace.
 func TestRestartPolicyGivesTheNextProcessItsGraceWhateverItAnswers(t *testing.T) {
 	t.Parallel()
-	r := newPolicyRun(t, 5*time.Second, 3*time.Second)
+	r := newPolicyRun(t, 5*time.Second, 3)
 	consecutive, started, kills := 0, -1.0, 0
 	for s := 0.0; s <= 60; s++ {
 		var o Observation
@@ -122,7 +123,7 @@ func TestRestartPolicyGivesTheNextProcessItsGraceWhateverItAnswers(t *testing.T)
 // asking; the decision, meanwhile, stays WEDGED throughout.
 func TestRestartPolicyStopsAskingWhenRestartsDoNotHelp(t *testing.T) {
 	t.Parallel()
-	r := newPolicyRun(t, 3*time.Second, 3*time.Second)
+	r := newPolicyRun(t, 3*time.Second, 3)
 	r.tr.Answer(cycling(0), pat(0))
 	var began []float64
 	spentAt := -1.0
@@ -149,22 +150,27 @@ func TestRestartPolicyStopsAskingWhenRestartsDoNotHelp(t *testing.T) {
 	assert.True(t, r.policy.Spent())
 }
 
-// A request lasts at most its window, and a refusal (the process is gone)
-// ends it at once.
-func TestRestartPolicyRequestEndsOnItsWindowOrANewProcess(t *testing.T) {
+// A request answers 503 to at most failureThreshold probes in a row, however
+// slowly they come, and a refusal (the process is gone) ends it at once.
+func TestRestartPolicyRequestEndsOnItsCountOrANewProcess(t *testing.T) {
 	t.Parallel()
-	r := newPolicyRun(t, 3*time.Second, 10*time.Second)
-	r.tr.Answer(cycling(0), pat(0))
-	for s := 1.0; s <= 4; s++ {
-		r.live(r.hang(s, 1), s)
+	for _, every := range []float64{1, 7, 45} { // seconds between probes
+		r := newPolicyRun(t, 3*time.Second, 10)
+		r.tr.Answer(cycling(0), pat(0))
+		var perRequest []int
+		for s := every; s <= 200*every; s += every {
+			l := r.live(r.hang(s, min(every, 5)), s)
+			if l.Began {
+				perRequest = append(perRequest, 0)
+			}
+			if l.Restart {
+				perRequest[len(perRequest)-1]++
+			}
+		}
+		assert.Equal(t, []int{10, 10, 10}, perRequest, "probes %vs apart: the budget's requests, each the kubelet's count of 503s", every)
 	}
-	require.Equal(t, 1, r.requests)
-	for s := 5.0; s <= 20; s++ {
-		r.live(r.hang(s, 1), s)
-	}
-	assert.LessOrEqual(t, r.asked, 11, "503s only within the 10s window")
 
-	r = newPolicyRun(t, 3*time.Second, 10*time.Second)
+	r := newPolicyRun(t, 3*time.Second, 10)
 	r.tr.Answer(cycling(0), pat(0))
 	for s := 1.0; s <= 6; s++ {
 		r.live(r.hang(s, 1), s)
@@ -184,7 +190,7 @@ func TestRestartPolicyRequestEndsOnItsWindowOrANewProcess(t *testing.T) {
 // no evidence) and liveness never asks on an unusable answer.
 func TestRestartPolicyNeverFeedsTheDecision(t *testing.T) {
 	t.Parallel()
-	r := newPolicyRun(t, 3*time.Second, 3*time.Second)
+	r := newPolicyRun(t, 3*time.Second, 3)
 	wedged := func(s float64) Report {
 		return Report{Available: true, Running: true, HealthKnown: true, Interval: time.Second,
 			ComputedAt: pat(s), LastStarted: pat(-10), LastCompleted: pat(-11)}

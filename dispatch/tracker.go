@@ -19,14 +19,35 @@ type Observation struct {
 	// NewRun is true when this answer showed the loop started again after
 	// a stop (not a new process).
 	NewRun bool
+	// HealthMissing is true when the daemon answered in the contract but
+	// without its health (it could not compute it): unusable evidence,
+	// but the daemon's own answer.
+	HealthMissing bool
 	// Progress is true when this usable answer shows a cycle completed
 	// since the last usable answer (or the first completion known of the
 	// process that serves now), and the loop is not judged stale.
 	Progress bool
+	// Completions counts the usable answers, since the tracker began, that
+	// showed Progress: a consumer that reads only some observations (the
+	// restart policy reads liveness's, a scrape may see the cycle first)
+	// compares it with the count it saw last.
+	Completions uint64
 	// HungSince is when the daemon began hanging (our clock): the start of
 	// the first unanswered request since its last answer or refusal. Zero
 	// unless the evidence is a hang.
 	HungSince time.Time
+	// Pending is true for a decision taken for a caller that stopped
+	// waiting (Tracker.Pending). Earlier then holds the latest decision of
+	// a request that ended.
+	Pending bool
+	// Earlier is the latest decision of a request that ended, for a
+	// Pending observation: whether it said restart is the fix, and when it
+	// was taken (our clock). The restart policy decides whether that is
+	// still about the process that serves.
+	Earlier struct {
+		Restart bool
+		At      time.Time
+	}
 	// Notes name oddities of the answer worth one log line each.
 	Notes []string
 }
@@ -41,13 +62,19 @@ type Observation struct {
 type Tracker struct {
 	threshold time.Duration // override; zero: the daemon's, else the default
 
-	base         *Health   // the last usable answer's loop, as judged
-	baseAt       time.Time // our clock when it arrived
-	runningSince time.Time // judging clock: the current run's grace anchor
+	base   *Health   // the last usable answer's loop, as judged
+	baseAt time.Time // our clock when it arrived
+	// runAt is the current run's grace anchor on our clock (zero: none):
+	// the judging clock may change under it (computedAt appearing, a step),
+	// so it is placed on the judging clock afresh at each answer.
+	runAt time.Time
 	hungSince    time.Time // our clock: start of the first unanswered request since the last answer or refusal
 	interrupted  time.Time // our clock: the last answer that was not the daemon's status
-	stale        bool      // the last decision judged the loop wedged
-	decided      bool      // a request has ended: there is evidence
+	stale       bool      // the last decision judged the loop wedged
+	decided     bool      // a request has ended: there is evidence
+	restart     bool      // the last decision said restart is the fix
+	decidedAt   time.Time // our clock: when it was taken
+	completions uint64    // usable answers that showed Progress
 
 	// The judging clock: when each timestamp was first seen (our clock),
 	// the daemon's offset from our clock (computedAt − our time) at the
@@ -86,16 +113,16 @@ func (t *Tracker) Answer(r Report, at time.Time) Observation {
 		if r.Reason != "" {
 			detail += ": " + r.Reason
 		}
-		return t.decide(Observation{Health: &h}, Look{Evidence: EvidenceUsable, NoDaemon: true, Detail: detail})
+		return t.decide(Observation{Health: &h}, Look{Evidence: EvidenceUsable, NoDaemon: true, Detail: detail}, at)
 	}
 	if !r.HealthKnown {
 		// The daemon's own answer, without its health (computing it threw,
 		// perhaps for the very reason the loop hangs): it says nothing of
 		// the loop, but does not interrupt what the last usable answer said.
 		l := t.look(EvidenceUnusable, "health missing", at)
-		obs := Observation{Health: l.Health,
+		obs := Observation{Health: l.Health, HealthMissing: true,
 			Notes: []string{"health missing (the daemon could not compute it): staleness and queue not judged"}}
-		return t.decide(obs, l)
+		return t.decide(obs, l, at)
 	}
 
 	h, notes := t.health(r, at)
@@ -112,23 +139,27 @@ func (t *Tracker) Answer(r Report, at time.Time) Observation {
 	obs.NewRun = !obs.Restarted && prev != nil && !prev.Running && h.Running
 	switch {
 	case !h.Running:
-		t.runningSince = time.Time{}
+		t.runAt = time.Time{}
 	case obs.Restarted, obs.NewRun:
-		t.runningSince = runStart(prev, h)
-	case t.runningSince.IsZero() && h.LastStarted.IsZero() && h.LastCompleted.IsZero():
+		t.runAt = at.Add(runStart(prev, h).Sub(h.Now))
+	case t.runAt.IsZero() && h.LastStarted.IsZero() && h.LastCompleted.IsZero():
 		// Running and no cycle yet: the grace counts from first sight.
-		t.runningSince = h.Now
+		t.runAt = at
 	}
-	h.RunningSince = t.runningSince
+	if !t.runAt.IsZero() {
+		h.RunningSince = h.Now.Add(t.runAt.Sub(at))
+	}
 	completed := !h.LastCompleted.IsZero() &&
 		(prev == nil || obs.Restarted || h.LastCompleted.After(prev.LastCompleted))
 	base := h
 	base.QueueKnown = false // the queue moves per request; unknown once this answer ages
 	t.base, t.baseAt = &base, at
 	obs.Health = &h
-	obs = t.decide(obs, Look{Evidence: EvidenceUsable, Health: &h})
-	obs.Progress = completed && !obs.Assessment.Stale
-	return obs
+	obs.Progress = completed && !Judge(h).Stale
+	if obs.Progress {
+		t.completions++
+	}
+	return t.decide(obs, Look{Evidence: EvidenceUsable, Health: &h}, at)
 }
 
 // Fail takes a request that produced no decodable status: refused (nothing
@@ -156,7 +187,7 @@ func (t *Tracker) Fail(e Evidence, detail string, start, end time.Time) Observat
 	if e == EvidenceHung {
 		l.HungFor, obs.HungSince = end.Sub(t.hungSince), t.hungSince
 	}
-	return t.decide(obs, l)
+	return t.decide(obs, l, end)
 }
 
 // Pending decides for a caller that stopped waiting at our time at for a
@@ -167,18 +198,22 @@ func (t *Tracker) Fail(e Evidence, detail string, start, end time.Time) Observat
 // hang, so it decides like an unusable answer, and never asks for a
 // restart on what an earlier request showed.
 func (t *Tracker) Pending(detail string, start, at time.Time) Observation {
+	obs := Observation{Pending: true, Completions: t.completions}
+	obs.Earlier.Restart, obs.Earlier.At = t.restart, t.decidedAt
 	if !t.decided {
-		a := Decide(Look{})
-		a.Reason += ": " + detail
-		return Observation{Assessment: a}
+		obs.Assessment = Decide(Look{})
+		obs.Assessment.Reason += ": " + detail
+		return obs
 	}
 	if t.hungSince.IsZero() || t.hungSince.After(start) {
 		l := t.look(EvidenceUnusable, detail, at)
-		return Observation{Health: l.Health, Assessment: Decide(l)}
+		obs.Health, obs.Assessment = l.Health, Decide(l)
+		return obs
 	}
 	l := t.look(EvidenceHung, detail, at)
 	l.HungFor = at.Sub(t.hungSince)
-	return Observation{Health: l.Health, Assessment: Decide(l), HungSince: t.hungSince}
+	obs.Health, obs.Assessment, obs.HungSince = l.Health, Decide(l), t.hungSince
+	return obs
 }
 
 // look is what is known of the loop for a decision at our time at on
@@ -198,7 +233,7 @@ func (t *Tracker) carriesWedge() bool { return t.stale && t.base != nil }
 // forgetProcess drops what was known of a process that no longer serves:
 // the next one to answer is new.
 func (t *Tracker) forgetProcess() {
-	t.base, t.runningSince = nil, time.Time{}
+	t.base, t.runAt = nil, time.Time{}
 	t.forgetClock()
 }
 
@@ -209,9 +244,10 @@ func (t *Tracker) forgetClock() {
 	t.seenStarted, t.seenCompleted = sighting{}, sighting{}
 }
 
-func (t *Tracker) decide(obs Observation, l Look) Observation {
+func (t *Tracker) decide(obs Observation, l Look, at time.Time) Observation {
 	obs.Assessment = Decide(l)
-	t.stale, t.decided = obs.Assessment.Stale, true
+	obs.Completions = t.completions
+	t.stale, t.decided, t.restart, t.decidedAt = obs.Assessment.Stale, true, obs.Assessment.Restart, at
 	return obs
 }
 

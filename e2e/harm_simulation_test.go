@@ -166,7 +166,7 @@ func runHistory(t *testing.T, seed uint64) *historyResult {
 			k := newKubeletConfig(rng)
 			opts := collector.TargetOptions{Name: name, URL: "http://" + name + ":3457/api/daemon/status",
 				Client: &http.Client{Transport: d}, Timeout: 5 * time.Second,
-				RestartWindow: k.failureThreshold * k.period}
+				FailureThreshold: int(k.failureThreshold)}
 			if override {
 				opts.StaleThreshold = thr
 			}

@@ -1,0 +1,69 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
+)
+
+// History: a daemon answers slowly (300ms). A scrape's status request is in
+// flight when a config reload changes only that target's timeout (the same
+// URL: adopt shares the tracker, the policy, t.started). The new Target has
+// a flight of its own, so the kubelet's liveness probe, arriving during the
+// old request, sends a second request to the sick daemon; both decide into
+// the one tracker, in whatever order they end (the older request's Fail
+// can land after the newer one's Answer, its start then taken as the hang's
+// start), and the first to end clears t.started under the other.
+// "Concurrent probes share one request in flight" no longer holds across a
+// reload. Run with -race, with Probe, Liveness and Apply concurrent.
+func TestAReloadThatKeepsTheURLKeepsOneRequestInFlight(t *testing.T) {
+	t.Parallel()
+	var inFlight, maxInFlight atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := maxInFlight.Load(); n > m && !maxInFlight.CompareAndSwap(m, n); m = maxInFlight.Load() {
+		}
+		time.Sleep(300 * time.Millisecond)
+		fmt.Fprint(w, cyclingBody(time.Now()))
+	}))
+	t.Cleanup(srv.Close)
+	var logs dispatchtest.Logs
+	targets := NewTargets(TargetDefaults{Timeout: 2 * time.Second, Logger: logs.Logger()})
+	cfg := func(timeout time.Duration) *Config {
+		c := SingleTarget(srv.URL)
+		c.Targets[0].Timeout = model.Duration(timeout)
+		return c
+	}
+	require.NoError(t, targets.Apply(cfg(2*time.Second)))
+
+	var wg sync.WaitGroup
+	old, _ := targets.Get(DefaultTargetName)
+	wg.Add(1)
+	go func() { defer wg.Done(); old.Probe(context.Background()) }() // a scrape in flight
+	time.Sleep(50 * time.Millisecond)
+	for i := range 4 {
+		wg.Add(2)
+		go func() { defer wg.Done(); require.NoError(t, targets.Apply(cfg(time.Duration(3+i)*time.Second))) }()
+		go func() {
+			defer wg.Done()
+			tgt, _ := targets.Get(DefaultTargetName)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			tgt.Liveness(ctx, false)
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), maxInFlight.Load(), "one daemon (one URL, one tracker): one status request in flight at a time")
+}
