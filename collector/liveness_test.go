@@ -132,9 +132,10 @@ func TestReloadKeepsWhatItKnowsOfTheSameURL(t *testing.T) {
 }
 
 // A liveness probe that stops waiting before the shared request answers
-// (--liveness.timeout under --target.timeout) never answers 503 on an
-// earlier decision: the daemon was wedged and asked to restart; the process
-// now serving is slow to answer its first request.
+// (--liveness.timeout under --target.timeout) never answers 503 on a
+// decision about a process that may no longer serve: the daemon was wedged,
+// a restart request made the kubelet count its failures (one, here) and
+// restart it; the process now serving is slow to answer its first request.
 func TestLivenessThatGivesUpNeverAnswersFromAnEarlierDecision(t *testing.T) {
 	t.Parallel()
 	var slow atomic.Bool
@@ -148,7 +149,7 @@ func TestLivenessThatGivesUpNeverAnswersFromAnEarlierDecision(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	var logs dispatchtest.Logs
-	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = 2 * time.Second })
+	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = 2 * time.Second; o.FailureThreshold = 1 })
 	_, l := tgt.Liveness(context.Background(), false)
 	require.True(t, l.Restart, "wedged: a restart is asked for")
 

@@ -108,26 +108,29 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 		p.answered, p.graceFrom = 0, at
 	}
 	restart := a.Restart
-	if o.Pending && o.Earlier.Restart && !o.Earlier.At.Before(p.graceFrom) &&
-		(p.answered == 0 || o.Earlier.At.After(p.lastAnswer)) {
-		// The caller stopped waiting. The latest decision of a request that
-		// ended said restart, and it is about the process that serves: it
-		// was taken after our last request ended (or, during one, after its
-		// latest answer), so no restart of ours came between.
-		restart, a.Reason = true, a.Reason+"; the latest answer said restart"
+	if !restart && a.Stale && !o.RestartSaidAt.IsZero() && at.Sub(o.RestartSaidAt) <= recentEvidence(o) &&
+		!o.RestartSaidAt.Before(p.graceFrom) && (p.answered == 0 || o.RestartSaidAt.After(p.lastAnswer)) {
+		// This look says nothing new (an answer without the loop's state,
+		// a caller that stopped waiting) and the wedge is carried. A recent
+		// decision said restart, and it is about the process that serves:
+		// it was taken after our last request ended (or, during one, after
+		// its latest answer), so no restart of ours came between.
+		restart, a.Reason = true, a.Reason+"; a restart was said "+roundAge(at.Sub(o.RestartSaidAt)).String()+" ago"
 	}
 	if p.answered > 0 {
-		// A request goes on while the evidence still says restart, or the
-		// daemon answers without its health (the same process answering;
-		// nothing says the loop recovered). Anything else ends it: a usable
-		// answer that no longer says restart, an error that may be the
-		// process dying (a reset) or another one starting (503, 401).
+		// A request goes on until the kubelet has had its count, unless
+		// evidence ends it: a usable answer that no longer says restart (or
+		// a new process, above). Unusable answers and hangs say nothing of
+		// that, and breaking the run on them would keep the kubelet from
+		// ever reaching its count; and since a request makes no more
+		// answers than the kubelet counts, it cannot go on into the process
+		// that replaces the one it restarted.
 		switch {
 		case p.answered >= p.FailureThreshold, at.Sub(p.lastAnswer) > maxProbeGap:
 			// Done: the kubelet has had its count; the new process could
 			// first have started after the last answer.
 			p.answered, p.graceFrom = 0, p.lastAnswer
-		case restart || o.HealthMissing:
+		case a.Evidence != EvidenceUsable || restart:
 			p.answered++
 			p.lastAnswer = at
 			return p, p.answer(true, fmt.Sprintf("restart request %d of %d, answer %d of %d: %s",
@@ -169,6 +172,18 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 	l := p.answer(true, fmt.Sprintf("restart request %d of %d, answer 1 of %d: %s", p.requests, p.Budget, p.FailureThreshold, a.Reason))
 	l.Began = true
 	return p, l
+}
+
+// recentEvidence is how old a decision that said restart may be for a look
+// that says nothing new to act on it: a threshold and a minute, so that
+// answers that flip between usable and not for a few probes do not hide a
+// wedge from liveness.
+func recentEvidence(o Observation) time.Duration {
+	thr := o.Assessment.Verdict.Threshold
+	if o.Health != nil {
+		thr = o.Health.StaleThreshold()
+	}
+	return thr + time.Minute
 }
 
 func (p RestartPolicy) answer(restart bool, reason string) Liveness {

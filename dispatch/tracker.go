@@ -37,17 +37,14 @@ type Observation struct {
 	// unless the evidence is a hang.
 	HungSince time.Time
 	// Pending is true for a decision taken for a caller that stopped
-	// waiting (Tracker.Pending). Earlier then holds the latest decision of
-	// a request that ended.
+	// waiting (Tracker.Pending).
 	Pending bool
-	// Earlier is the latest decision of a request that ended, for a
-	// Pending observation: whether it said restart is the fix, and when it
-	// was taken (our clock). The restart policy decides whether that is
+	// RestartSaidAt is when (our clock) a decision last said restart is
+	// the fix, as long as the wedge it showed has not ended since (zero
+	// otherwise): answers that say nothing of the loop, and callers that
+	// stop waiting, keep it. The restart policy decides whether it is
 	// still about the process that serves.
-	Earlier struct {
-		Restart bool
-		At      time.Time
-	}
+	RestartSaidAt time.Time
 	// Notes name oddities of the answer worth one log line each.
 	Notes []string
 }
@@ -72,8 +69,7 @@ type Tracker struct {
 	interrupted  time.Time // our clock: the last answer that was not the daemon's status
 	stale       bool      // the last decision judged the loop wedged
 	decided     bool      // a request has ended: there is evidence
-	restart     bool      // the last decision said restart is the fix
-	decidedAt   time.Time // our clock: when it was taken
+	restartAt   time.Time // our clock: the last decision that said restart, while the wedge holds
 	completions uint64    // usable answers that showed Progress
 
 	// The judging clock: when each timestamp was first seen (our clock),
@@ -198,8 +194,7 @@ func (t *Tracker) Fail(e Evidence, detail string, start, end time.Time) Observat
 // hang, so it decides like an unusable answer, and never asks for a
 // restart on what an earlier request showed.
 func (t *Tracker) Pending(detail string, start, at time.Time) Observation {
-	obs := Observation{Pending: true, Completions: t.completions}
-	obs.Earlier.Restart, obs.Earlier.At = t.restart, t.decidedAt
+	obs := Observation{Pending: true, Completions: t.completions, RestartSaidAt: t.restartAt}
 	if !t.decided {
 		obs.Assessment = Decide(Look{})
 		obs.Assessment.Reason += ": " + detail
@@ -245,9 +240,18 @@ func (t *Tracker) forgetClock() {
 }
 
 func (t *Tracker) decide(obs Observation, l Look, at time.Time) Observation {
+	if l.Evidence == EvidenceRefused || obs.Restarted {
+		t.restartAt = time.Time{} // what it said was about a process gone
+	}
 	obs.Assessment = Decide(l)
-	obs.Completions = t.completions
-	t.stale, t.decided, t.restart, t.decidedAt = obs.Assessment.Stale, true, obs.Assessment.Restart, at
+	t.stale, t.decided = obs.Assessment.Stale, true
+	switch {
+	case obs.Assessment.Restart:
+		t.restartAt = at
+	case !obs.Assessment.Stale:
+		t.restartAt = time.Time{}
+	}
+	obs.Completions, obs.RestartSaidAt = t.completions, t.restartAt
 	return obs
 }
 
