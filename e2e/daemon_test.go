@@ -113,10 +113,16 @@ type daemon struct {
 // down or starting, which the product reports as DOWN
 // (DispatchStatusDown, DispatchStatusDownLong), never as a wedge: the
 // wedge page is owed only for time the daemon is visible.
+//
+// A process that has hung since it started, before it ever answered with
+// its status, is no wedge the exporter can see either: nothing is known of
+// its loop, and it is indistinguishable from one still starting (DOWN).
 func (d *daemon) visible(now time.Time) bool {
 	b := d.behaviour(now)
 	switch {
 	case b.kind == refuse:
+		return false
+	case b.kind == hang && b.proc.usable.IsZero():
 		return false
 	case b.kind == answer && !b.proc.serving && b.proc.startMode == start503:
 		return false

@@ -9,9 +9,10 @@ import (
 // The harms, in the user's words. Each has a budget: how many a run may
 // count in total (all 0).
 const (
-	// harmFalsePage: DispatchDaemonWedged fires while no loop of that
-	// instance has been hung at any time in the last pageWindow (so a
-	// resolve delay is not a false page). Counted once per firing run.
+	// harmFalsePage: DispatchDaemonWedged fires while dispatch on that
+	// instance has been happening all along for the last pageWindow (so a
+	// resolve delay is not a false page), whether or not the daemon was
+	// visible. Counted once per firing run.
 	harmFalsePage = "false page"
 	// harmMissedPage: dispatch on an instance did not happen for longer
 	// than pageDeadline, while the daemon was visible (it accepted
@@ -161,7 +162,7 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 		runStart := times[i]
 		for x := i; x < j; x++ {
 			ts := times[x]
-			if tr.hungAt(ts.Add(-win), ts.Add(time.Millisecond)) {
+			if tr.stalledAt(ts.Add(-win), ts.Add(time.Millisecond)) {
 				continue
 			}
 			if tr.blockedStoppedAt(ts.Add(-win), ts.Add(time.Millisecond)) {

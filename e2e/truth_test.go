@@ -16,9 +16,14 @@ type span struct {
 // truth is the ground truth of one daemon, in the user's words: when
 // dispatch was not happening, and what the kubelet killed.
 type truth struct {
-	// hangs: dispatch not happening, from a threshold after the daemon's
-	// last progress (from = ref + threshold) until progress again.
+	// hangs: dispatch not happening while the daemon is visible (a page is
+	// owed), from a threshold after the later of its last progress and
+	// when it became visible, until progress again or it is not visible.
 	hangs []span
+	// stalls: dispatch not happening at all, visible or not, from a
+	// threshold after the daemon's last progress until progress again: a
+	// page then is no false page.
+	stalls []span
 	// blockedStopped: an event loop blocked for longer than a threshold
 	// while the loop was stopped (for the exception of that name).
 	blockedStopped []span
@@ -45,6 +50,16 @@ func newTruth() *truth { return &truth{killsByRef: map[time.Time]int{}} }
 
 func (t *truth) hungAt(from, to time.Time) bool {
 	for _, s := range t.hangs {
+		if s.from.Before(to) && (s.end.IsZero() || s.end.After(from)) {
+			return true
+		}
+	}
+	return false
+}
+
+// stalledAt: dispatch was not happening at some time in [from, to).
+func (t *truth) stalledAt(from, to time.Time) bool {
+	for _, s := range t.stalls {
 		if s.from.Before(to) && (s.end.IsZero() || s.end.After(from)) {
 			return true
 		}
@@ -105,6 +120,13 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	case d.seenFrom.IsZero():
 		d.seenFrom = now
 	}
+	stalled := !d.ref.IsZero() && now.Sub(d.ref) > d.threshold
+	if s := open(t.stalls); s != nil && (!stalled || !s.ref.Equal(d.ref)) {
+		s.end = now
+	}
+	if stalled && open(t.stalls) == nil {
+		t.stalls = append(t.stalls, span{from: d.ref.Add(d.threshold), ref: d.ref})
+	}
 	// A hang, as a page owes it: no progress for a threshold, counted
 	// from when the daemon became visible (a hang or its status) if later.
 	seen := later(d.ref, d.seenFrom)
@@ -141,6 +163,17 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	// start-up answers nothing usable), or after its startupProbe window.
 	act := k.failureThreshold*k.period + 2*k.period + k.timeout + scrapeSlack
 	deadline := later(later(p.ref, p.usable).Add(d.threshold+act), p.spawn.Add(k.startupWindow+act))
+	if !p.blockFrom.IsZero() && !p.blockFrom.Before(p.ref) {
+		// Once every request hangs, the evidence cannot tell this process
+		// from one that replaced it unseen and is starting, until the hang
+		// itself outlasts a threshold (or the process answers again): no
+		// restart is owed before that.
+		seen := p.blockFrom.Add(d.threshold)
+		if !p.blocked && p.blockTill.Before(seen) {
+			seen = p.blockTill
+		}
+		deadline = later(deadline, seen.Add(act))
+	}
 	if now.After(deadline) {
 		p.unrestart = true
 		t.unrestarted = append(t.unrestarted, fmt.Sprintf("process %d hung since %s (%s), not restarted by %s",
