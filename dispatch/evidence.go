@@ -67,9 +67,6 @@ type Look struct {
 	// evidence that the loop recovered); a refusal or a usable answer
 	// does. Nothing but the daemon's answers sets it.
 	WasStale bool
-	// Interrupted is true when Health is no longer the daemon's latest word
-	// on its loop: answers that were not usable came after it.
-	Interrupted bool
 	// NoDaemon is true on a usable answer that says the server has no
 	// dispatch daemon at all (smithy's available: false): nothing runs.
 	NoDaemon bool
@@ -118,9 +115,9 @@ type Assessment struct {
 //	                                              judged (WasStale:
 //	                                              carried for as long
 //	                                              as the hang lasts),
-//	                                              or that answer, not
-//	                                              Interrupted, showed
-//	                                              a cycle in flight,
+//	                                              or that answer
+//	                                              showed a cycle in
+//	                                              flight,
 //	                                              or the daemon hung
 //	                                              longer than the
 //	                                              threshold
@@ -198,7 +195,7 @@ func hung(l Look, a Assessment) Assessment {
 	v := Judge(*l.Health)
 	a.Verdict = v
 	long := l.HungFor > v.Threshold
-	a.Stale = v.Stale && (l.WasStale || long || (l.Health.InFlight() && !l.Interrupted))
+	a.Stale = v.Stale && (l.WasStale || long || l.Health.InFlight())
 	a.Restart = a.Stale && long
 	switch {
 	case a.Stale:

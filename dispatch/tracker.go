@@ -64,9 +64,8 @@ type Tracker struct {
 	// runAt is the current run's grace anchor on our clock (zero: none):
 	// the judging clock may change under it (computedAt appearing, a step),
 	// so it is placed on the judging clock afresh at each answer.
-	runAt time.Time
-	hungSince    time.Time // our clock: start of the first unanswered request since the last answer or refusal
-	interrupted  time.Time // our clock: the last answer that was not the daemon's status
+	runAt       time.Time
+	hungSince   time.Time // our clock: start of the first unanswered request since the last answer or refusal
 	stale       bool      // the last decision judged the loop wedged
 	decided     bool      // a request has ended: there is evidence
 	restartAt   time.Time // our clock: the last decision that said restart, while the wedge holds
@@ -176,7 +175,7 @@ func (t *Tracker) Fail(e Evidence, detail string, start, end time.Time) Observat
 		}
 	default:
 		e = EvidenceUnusable
-		t.hungSince, t.interrupted = time.Time{}, end
+		t.hungSince = time.Time{}
 	}
 	l := t.look(e, detail, end)
 	obs := Observation{Health: l.Health}
@@ -214,8 +213,7 @@ func (t *Tracker) Pending(detail string, start, at time.Time) Observation {
 // look is what is known of the loop for a decision at our time at on
 // evidence other than a usable answer.
 func (t *Tracker) look(e Evidence, detail string, at time.Time) Look {
-	return Look{Evidence: e, Health: t.extrapolated(at), WasStale: t.carriesWedge(), Detail: detail,
-		Interrupted: t.interrupted.After(t.baseAt)}
+	return Look{Evidence: e, Health: t.extrapolated(at), WasStale: t.carriesWedge(), Detail: detail}
 }
 
 // carriesWedge: a wedge judged before goes on through hangs and through

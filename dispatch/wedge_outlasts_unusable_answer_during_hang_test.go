@@ -16,7 +16,7 @@ import (
 //	  0s   usable, healthy                 stale 0
 //	 11s   hung 11s > threshold            stale 1   (page)
 //	100s   one unusable answer             stale 0   (page resolves)
-//	101s.. hung again, but Interrupted,
+//	101s.. hung again,
 //	       hungSince restarted at 100s     stale 0 until 111s
 //	111s   hung > threshold again          stale 1   (page fires again)
 //
