@@ -31,6 +31,8 @@ type truth struct {
 	// killsByRef counts the kubelet's kills in one hang episode, keyed by
 	// the episode's last progress (a new process inherits it).
 	killsByRef map[time.Time]int
+	// lastKillByRef is the latest of those kills.
+	lastKillByRef map[time.Time]time.Time
 	// unrestarted are hangs the exporter could see that the kubelet did
 	// not restart in time (enforce mode only).
 	unrestarted []string
@@ -46,7 +48,9 @@ type kill struct {
 	ref       time.Time
 }
 
-func newTruth() *truth { return &truth{killsByRef: map[time.Time]int{}} }
+func newTruth() *truth {
+	return &truth{killsByRef: map[time.Time]int{}, lastKillByRef: map[time.Time]time.Time{}}
+}
 
 func (t *truth) hungAt(from, to time.Time) bool {
 	for _, s := range t.hangs {
@@ -163,6 +167,11 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	// start-up answers nothing usable), or after its startupProbe window.
 	act := k.failureThreshold*k.period + 2*k.period + k.timeout + scrapeSlack
 	deadline := later(later(p.ref, p.usable).Add(d.threshold+act), p.spawn.Add(k.startupWindow+act))
+	if n := t.killsByRef[d.ref]; n > 0 {
+		// The documented back-off: after the n-th restart in an episode,
+		// the process that serves gets threshold × 2^n of grace.
+		deadline = later(deadline, t.lastKillByRef[d.ref].Add(d.threshold<<n+act))
+	}
 	if !p.blockFrom.IsZero() && !p.blockFrom.Before(p.ref) {
 		// Once every request hangs, the evidence cannot tell this process
 		// from one that replaced it unseen and is starting, until the hang
@@ -203,6 +212,7 @@ func (t *truth) judgeKill(d *daemon, now time.Time) kill {
 	}
 	if !d.ref.IsZero() {
 		t.killsByRef[d.ref]++
+		t.lastKillByRef[d.ref] = now
 	}
 	t.kills = append(t.kills, k)
 	return k
