@@ -60,6 +60,7 @@ type process struct {
 	predHung  bool      // the process it replaced had hung a threshold when killed
 	predKill  time.Time // when that one was killed
 	unrestart bool      // counted as an unrestarted hang already
+	lastHung  time.Time // the latest moment it had been hung for a threshold
 }
 
 // ownHung: the process itself has made no progress for longer than the

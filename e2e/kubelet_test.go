@@ -96,7 +96,7 @@ func (k *kubelet) run(ctx context.Context) {
 		now := time.Now()
 		k.d.advance(now)
 		if k.d.proc.id == proc && !now.Before(k.d.proc.spawn) {
-			j := k.d.truth.judgeKill(k.d, now)
+			j := k.d.truth.judgeKill(k.d, now, k.cfg.failureThreshold*k.cfg.period+k.cfg.timeout)
 			k.kills++
 			what := "kills"
 			if j.needless {

@@ -118,6 +118,9 @@ func (d *daemon) cause(now time.Time) string {
 // observe records the truth at now. Called with d.mu held, each step of
 // the daemon's driver.
 func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig) {
+	if d.proc.ownHung(now, d.threshold) {
+		d.proc.lastHung = now
+	}
 	switch vis := d.visible(now); {
 	case !vis:
 		d.seenFrom = time.Time{}
@@ -193,9 +196,16 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 
 // judgeKill records a kill by the kubelet of d.proc. Called with d.mu held,
 // before the kill.
-func (t *truth) judgeKill(d *daemon, now time.Time) kill {
+//
+// A kill is needless when the process had not itself been hung for a
+// threshold at any moment of the kubelet's run of failures that led to it
+// (failureThreshold × period and a timeout): a process that recovers in the
+// last moments of that run, while no request could show it, was still
+// killed for a hang that was real when the run began.
+func (t *truth) judgeKill(d *daemon, now time.Time, run time.Duration) kill {
 	p := d.proc
-	k := kill{at: now, proc: p.id, ref: d.ref, needless: !p.ownHung(now, d.threshold)}
+	hung := p.ownHung(now, d.threshold) || !p.lastHung.IsZero() && now.Sub(p.lastHung) <= run
+	k := kill{at: now, proc: p.id, ref: d.ref, needless: !hung}
 	switch {
 	case !k.needless:
 	case p.blockedStopped(now, d.threshold):
