@@ -61,6 +61,8 @@ type process struct {
 	predKill  time.Time // when that one was killed
 	unrestart bool      // counted as an unrestarted hang already
 	lastHung  time.Time // the latest moment it had been hung for a threshold
+	// predNoCycle: the process it replaced had started no cycle.
+	predNoCycle bool
 }
 
 // ownHung: the process itself has made no progress for longer than the
@@ -103,6 +105,8 @@ type daemon struct {
 	ref time.Time
 	// lastNonHang is when a request last got anything but a hang.
 	lastNonHang time.Time
+	// lastRefused is when a request was last refused.
+	lastRefused time.Time
 	// seenFrom is when the daemon last became visible: a request would
 	// be accepted and either hang or get the daemon's status (not be
 	// refused, not get 503 "starting"); zero while it is not.
@@ -303,6 +307,7 @@ func (d *daemon) kill(now time.Time, why string, graceMax time.Duration) *proces
 	d.log.add(d.name, "process %d %s: hangs %s more, then down %s", old.id, why, grace.Round(time.Second), down.Round(100*time.Millisecond))
 	p := d.newProcess(now.Add(grace+down), false)
 	p.predHung, p.predKill = old.ownHung(now, d.threshold), now
+	p.predNoCycle = old.started.IsZero() && old.completed.IsZero()
 	d.proc = p
 	d.wake()
 	return old
@@ -371,7 +376,7 @@ func (d *daemon) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		switch b.kind {
 		case refuse:
-			d.lastNonHang = now
+			d.lastNonHang, d.lastRefused = now, now
 			d.mu.Unlock()
 			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 		case hang:

@@ -57,9 +57,15 @@ const (
 	// excReplacedUnseen: a kill of a process that replaced a hung one while
 	// no request saw anything but hangs since the old one was killed.
 	excReplacedUnseen = "kill: replaced unseen"
+
+	// excReplacedIdentical: a kill of a process that replaced one with no
+	// cycle yet, with no request refused since, and has itself no cycle
+	// yet: both answer "running, no cycle yet", word for word, so the
+	// evidence cannot tell when the new one started.
+	excReplacedIdentical = "kill: replaced unseen, identical answers"
 )
 
-var exceptionNames = []string{excBlockedStoppedPage, excBlockedStoppedKill, excReplacedUnseen}
+var exceptionNames = []string{excBlockedStoppedPage, excBlockedStoppedKill, excReplacedUnseen, excReplacedIdentical}
 
 // tally counts harms, exceptions and what the histories exercised.
 type tally struct {
@@ -211,6 +217,8 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 			t.exceptions[excBlockedStoppedKill]++
 		case k.exception == "replaced unseen":
 			t.exceptions[excReplacedUnseen]++
+		case k.exception == "replaced identical":
+			t.exceptions[excReplacedIdentical]++
 		default:
 			note(harmNeedlessKill, "process %d at %s", k.proc, at(k.at))
 		}

@@ -219,6 +219,12 @@ func (t *truth) judgeKill(d *daemon, now time.Time, run time.Duration) kill {
 		// refusal no request hit, a start-up that hangs) is invisible, and
 		// the answers are those of the old process going on hanging.
 		k.exception = "replaced unseen"
+	case p.predNoCycle && p.started.IsZero() && d.lastRefused.Before(p.predKill):
+		// The process replaced one that had no cycle yet either, and no
+		// request was refused since: both answer "running, no cycle yet"
+		// (or hang) alike, so the evidence places this one's start at the
+		// other's.
+		k.exception = "replaced identical"
 	}
 	if !d.ref.IsZero() {
 		t.killsByRef[d.ref]++
