@@ -107,6 +107,12 @@ type daemon struct {
 	lastNonHang time.Time
 	// lastRefused is when a request was last refused.
 	lastRefused time.Time
+	// usableAt lists when the daemon answered with its health;
+	// lastUnusable is when it last answered without (401, 500, HTML, no
+	// health: a fault period).
+	usableAt      []time.Time
+	usableRunning []bool // the loop was running (or a cycle in flight) at that answer
+	lastUnusable  time.Time
 	// seenFrom is when the daemon last became visible: a request would
 	// be accepted and either hang or get the daemon's status (not be
 	// refused, not get 503 "starting"); zero while it is not.
@@ -417,6 +423,7 @@ func (d *daemon) answer(req *http.Request, now time.Time, p *process) *http.Resp
 	}
 	noHealth := false
 	if d.fault {
+		d.lastUnusable = now
 		switch d.req.IntN(6) {
 		case 0:
 			return respond(req, 401, `{"error":"unauthorized"}`)
@@ -428,7 +435,10 @@ func (d *daemon) answer(req *http.Request, now time.Time, p *process) *http.Resp
 			noHealth = true
 		}
 	}
-	if !noHealth {
+	if noHealth {
+		d.lastUnusable = now
+	} else {
+		d.usableAt, d.usableRunning = append(d.usableAt, now), append(d.usableRunning, p.running || p.inFlight)
 		if p.usable.IsZero() {
 			p.usable = now
 		}

@@ -63,9 +63,21 @@ const (
 	// yet: both answer "running, no cycle yet", word for word, so the
 	// evidence cannot tell when the new one started.
 	excReplacedIdentical = "kill: replaced unseen, identical answers"
+	// excHiddenPage: a missed page while, from the moment the hang could
+	// first be judged to the page's deadline, the daemon answered only
+	// without its loop's state (401, 500, HTML, health missing): the last
+	// usable answer showed a cycle that was not yet late, and nothing since
+	// says whether it completed. Such answers neither make nor end a wedge.
+	excHiddenPage = "page: hidden by answers without the loop's state"
+	// excStartedUnseen: a missed page when the last usable answer before
+	// the hang showed the loop stopped with nothing in flight, and none
+	// came after: a start through the API and the block that followed
+	// fell between two requests, and every answer since is a hang, as a
+	// stopped loop's blocked server gives.
+	excStartedUnseen = "page: started unseen, then blocked"
 )
 
-var exceptionNames = []string{excBlockedStoppedPage, excBlockedStoppedKill, excReplacedUnseen, excReplacedIdentical}
+var exceptionNames = []string{excBlockedStoppedPage, excBlockedStoppedKill, excReplacedUnseen, excReplacedIdentical, excHiddenPage, excStartedUnseen}
 
 // tally counts harms, exceptions and what the histories exercised.
 type tally struct {
@@ -189,6 +201,14 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 	// Missed or late pages, per hang.
 	for _, s := range tr.hangs {
 		deadline := s.seen.Add(pageDeadline(d.threshold))
+		if e := d.judgeable(s); d.lastUnusable.After(e) {
+			// Answers without the loop's state came once the hang could be
+			// judged: the evidence shows it from the first usable answer
+			// after them, and the page is owed from then.
+			if u, ok := d.firstUsable(e); ok {
+				deadline = later(deadline, u.Add(pageDeadline(d.threshold)-d.threshold))
+			}
+		}
 		last := s.end
 		if last.IsZero() {
 			last = end
@@ -202,6 +222,14 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 				paged = true
 				break
 			}
+		}
+		if !paged && d.startedUnseen(s.seen, deadline) {
+			t.exceptions[excStartedUnseen]++
+			continue
+		}
+		if !paged && d.hidden(d.judgeable(s), deadline) {
+			t.exceptions[excHiddenPage]++
+			continue
 		}
 		if !paged {
 			t.missedBy[s.cause]++
@@ -232,4 +260,57 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 		note(harmUnrestarted, "%s", u)
 	}
 	return notes
+}
+
+// hidden: from from to to the daemon answered, but never with its loop's
+// state: no usable answer, and some answers without it.
+func (d *daemon) hidden(from, to time.Time) bool {
+	if d.lastUnusable.Before(from) {
+		return false
+	}
+	for _, at := range d.usableAt {
+		if !at.Before(from) && !at.After(to) {
+			return false
+		}
+	}
+	return true
+}
+
+// startedUnseen: the last usable answer before from showed the loop
+// stopped, and none came from then to to.
+func (d *daemon) startedUnseen(from, to time.Time) bool {
+	last := -1
+	for i, at := range d.usableAt {
+		if at.After(to) {
+			break
+		}
+		if !at.Before(from) {
+			return false
+		}
+		last = i
+	}
+	return last >= 0 && !d.usableRunning[last]
+}
+
+// judgeable is the earliest moment a usable answer could show the hang s
+// stale: its start plus the threshold, or, where ages run from first sight
+// (no computedAt), the first usable answer that showed it plus the
+// threshold.
+func (d *daemon) judgeable(s span) time.Time {
+	for _, at := range d.usableAt {
+		if !at.Before(s.seen) {
+			return later(s.from, at.Add(d.threshold))
+		}
+	}
+	return s.from
+}
+
+// firstUsable is the first usable answer at or after from.
+func (d *daemon) firstUsable(from time.Time) (time.Time, bool) {
+	for _, at := range d.usableAt {
+		if !at.Before(from) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
 }
