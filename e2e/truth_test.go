@@ -135,8 +135,10 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 		t.stalls = append(t.stalls, span{from: d.ref.Add(d.threshold), ref: d.ref})
 	}
 	// A hang, as a page owes it: no progress for a threshold, counted
-	// from when the daemon became visible (a hang or its status) if later.
-	seen := later(d.ref, d.seenFrom)
+	// from when the daemon became visible (a hang or its status), or from
+	// when the process that serves started, if later: a new process gets a
+	// threshold of grace, as the product gives it.
+	seen := later(later(d.ref, d.seenFrom), d.proc.spawn)
 	hung := !d.ref.IsZero() && !d.seenFrom.IsZero() && now.Sub(seen) > d.threshold
 	if s := open(t.hangs); s != nil && (!hung || !s.seen.Equal(seen)) {
 		s.end = now
