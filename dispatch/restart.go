@@ -107,15 +107,16 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 		// A new process is on its way: it could first have started now.
 		p.answered, p.graceFrom = 0, at
 	}
-	restart := a.Restart
+	restart, evidenceAt := a.Restart, at
 	if !restart && a.Stale && !o.RestartSaidAt.IsZero() && at.Sub(o.RestartSaidAt) <= recentEvidence(o) &&
-		!o.RestartSaidAt.Before(p.graceFrom) && (p.answered == 0 || o.RestartSaidAt.After(p.lastAnswer)) {
+		o.RestartSaidAt.After(p.graceFrom) && (p.answered == 0 || o.RestartSaidAt.After(p.lastAnswer)) {
 		// This look says nothing new (an answer without the loop's state,
 		// a caller that stopped waiting) and the wedge is carried. A recent
 		// decision said restart, and it is about the process that serves:
 		// it was taken after our last request ended (or, during one, after
 		// its latest answer), so no restart of ours came between.
-		restart, a.Reason = true, a.Reason+"; a restart was said "+roundAge(at.Sub(o.RestartSaidAt)).String()+" ago"
+		restart, evidenceAt = true, o.RestartSaidAt
+		a.Reason += "; a restart was said " + roundAge(at.Sub(o.RestartSaidAt)).String() + " ago"
 	}
 	if p.answered > 0 {
 		// A request goes on until the kubelet has had its count, unless
@@ -155,7 +156,10 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 		if a.Evidence == EvidenceHung && o.HungSince.After(from) {
 			from = o.HungSince
 		}
-		if wait := grace - at.Sub(from); wait > 0 {
+		// The evidence must itself come after the grace: a decision taken
+		// earlier (a hang while the process restarted was terminating) is
+		// about what was there before.
+		if wait := grace - evidenceAt.Sub(from); wait > 0 {
 			return p, p.answer(false, fmt.Sprintf("%d restart request(s) made; the process serving now gets %s of grace from %s (%s left): %s",
 				p.requests, grace, stamp(p.graceFrom), roundAge(wait), a.Reason))
 		}
