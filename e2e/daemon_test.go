@@ -105,6 +105,9 @@ type daemon struct {
 	ref time.Time
 	// lastNonHang is when a request last got anything but a hang.
 	lastNonHang time.Time
+	// episode is when a cycle last completed, in any process: the key of
+	// a restart episode (restarts that bring no completed cycle back).
+	episode time.Time
 	// lastRefused is when a request was last refused.
 	lastRefused time.Time
 	// usableAt lists when the daemon answered with its health;
@@ -212,6 +215,7 @@ func (d *daemon) advance(now time.Time) {
 				} else {
 					p.completed, p.stampC = p.nextTick, p.nextTick.Add(d.skew)
 					d.setRef(p, p.completed)
+					d.episode = p.completed
 				}
 				p.nextTick = p.nextTick.Add(d.interval)
 			}

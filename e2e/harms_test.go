@@ -75,9 +75,11 @@ const (
 	// fell between two requests, and every answer since is a hang, as a
 	// stopped loop's blocked server gives.
 	excStartedUnseen = "page: started unseen, then blocked"
+	// excStartedUnseenRestart: the same, for a restart owed.
+	excStartedUnseenRestart = "restart: started unseen, then blocked"
 )
 
-var exceptionNames = []string{excBlockedStoppedPage, excBlockedStoppedKill, excReplacedUnseen, excReplacedIdentical, excHiddenPage, excStartedUnseen}
+var exceptionNames = []string{excBlockedStoppedPage, excBlockedStoppedKill, excReplacedUnseen, excReplacedIdentical, excHiddenPage, excStartedUnseen, excStartedUnseenRestart}
 
 // tally counts harms, exceptions and what the histories exercised.
 type tally struct {
@@ -253,9 +255,10 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 	}
 	for ref, n := range tr.killsByRef {
 		if n > restartBudget {
-			note(harmRestartLoop, "%d kills of the hang without progress since %s", n, at(ref))
+			note(harmRestartLoop, "%d kills with no cycle completed since %s", n, at(ref))
 		}
 	}
+	t.exceptions[excStartedUnseenRestart] += tr.unrestartedStartedUnseen
 	for _, u := range tr.unrestarted {
 		note(harmUnrestarted, "%s", u)
 	}

@@ -33,15 +33,33 @@ var mutants = []mutant{
 	},
 	{
 		name: "no clock-step handling",
-		file: "dispatch/smithy/tracker.go",
+		file: "dispatch/tracker.go",
 		old:  "t.stepAt = at",
 		new:  "_ = at",
 	},
 	{
 		name: "no restart detection from timestamps",
-		file: "dispatch/smithy/tracker.go",
+		file: "dispatch/tracker.go",
 		old:  "return hs.Before(ps) || hc.Before(pc)",
 		new:  "return false && (hs.Before(ps) || hc.Before(pc))",
+	},
+	{
+		name: "no back-off",
+		file: "dispatch/restart.go",
+		old:  "grace := thr << min(p.requests, maxGraceDoublings)",
+		new:  "grace := thr",
+	},
+	{
+		name: "no budget",
+		file: "dispatch/restart.go",
+		old:  "if p.requests >= p.Budget {",
+		new:  "if false {",
+	},
+	{
+		name: "a 503 ends a wedge",
+		file: "collector/status.go",
+		old:  "t.policy = next",
+		new:  "t.policy = next\n\t\tif l.Restart {\n\t\t\tt.tracker = dispatch.NewTracker(t.opts.StaleThreshold)\n\t\t}",
 	},
 }
 

@@ -28,15 +28,20 @@ type truth struct {
 	// while the loop was stopped (for the exception of that name).
 	blockedStopped []span
 	kills          []kill
-	// killsByRef counts the kubelet's kills in one hang episode, keyed by
-	// the episode's last progress (a new process inherits it).
+	// killsByRef counts the kubelet's kills in one episode, keyed by the
+	// daemon's last completed cycle (daemon.episode): restarts that bring
+	// no completed cycle back belong to one episode, whatever processes
+	// come and go.
 	killsByRef map[time.Time]int
 	// lastKillByRef is the latest of those kills.
 	lastKillByRef map[time.Time]time.Time
 	// unrestarted are hangs the exporter could see that the kubelet did
 	// not restart in time (enforce mode only).
 	unrestarted []string
-	usableWedge bool // a usable answer showed a wedged cycle
+	// unrestartedStartedUnseen counts the hangs not restarted because the
+	// loop was started and blocked between two requests.
+	unrestartedStartedUnseen int
+	usableWedge              bool // a usable answer showed a wedged cycle
 }
 
 // kill is one kill by the kubelet, judged when it happened.
@@ -161,7 +166,7 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	if bs && open(t.blockedStopped) == nil {
 		t.blockedStopped = append(t.blockedStopped, span{from: p.blockFrom.Add(d.threshold)})
 	}
-	if !enforce || k == nil || p.unrestart || p.usable.IsZero() || !p.ownHung(now, d.threshold) || t.killsByRef[d.ref] >= restartBudget {
+	if !enforce || k == nil || p.unrestart || p.usable.IsZero() || !p.ownHung(now, d.threshold) || t.killsByRef[d.episode] >= restartBudget {
 		return
 	}
 	// A hang the exporter could see (it read a usable status of this
@@ -172,10 +177,20 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	// start-up answers nothing usable), or after its startupProbe window.
 	act := k.failureThreshold*k.period + 2*k.period + k.timeout + scrapeSlack
 	deadline := later(later(p.ref, p.usable).Add(d.threshold+act), p.spawn.Add(k.startupWindow+act))
-	if n := t.killsByRef[d.ref]; n > 0 {
+	if e := later(p.ref, p.usable).Add(d.threshold); d.lastUnusable.After(e) {
+		// Answers without the loop's state came once the hang could be
+		// judged: the evidence shows it from the first usable answer after
+		// them, and a restart is owed from then.
+		u, ok := d.firstUsable(e)
+		if !ok {
+			return
+		}
+		deadline = later(deadline, u.Add(act))
+	}
+	if n := t.killsByRef[d.episode]; n > 0 {
 		// The documented back-off: after the n-th restart in an episode,
 		// the process that serves gets threshold × 2^n of grace.
-		deadline = later(deadline, t.lastKillByRef[d.ref].Add(d.threshold<<n+act))
+		deadline = later(deadline, t.lastKillByRef[d.episode].Add(d.threshold<<n+act))
 	}
 	if !p.blockFrom.IsZero() && !p.blockFrom.Before(p.ref) {
 		// Once every request hangs, the evidence cannot tell this process
@@ -187,6 +202,14 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 			seen = p.blockTill
 		}
 		deadline = later(deadline, seen.Add(act))
+	}
+	if now.After(deadline) && d.startedUnseen(p.ref, now) {
+		// The last usable answer showed the loop stopped, and the start
+		// and the block that followed fell between two requests: every
+		// answer since is what a stopped loop's blocked server gives.
+		p.unrestart = true
+		t.unrestartedStartedUnseen++
+		return
 	}
 	if now.After(deadline) {
 		p.unrestart = true
@@ -228,10 +251,8 @@ func (t *truth) judgeKill(d *daemon, now time.Time, run time.Duration) kill {
 		// other's.
 		k.exception = "replaced identical"
 	}
-	if !d.ref.IsZero() {
-		t.killsByRef[d.ref]++
-		t.lastKillByRef[d.ref] = now
-	}
+	t.killsByRef[d.episode]++
+	t.lastKillByRef[d.episode] = now
 	t.kills = append(t.kills, k)
 	return k
 }
