@@ -21,7 +21,7 @@ import (
 // being restarted). After a request, the process that serves may be the new
 // one, whatever it answers: it gets a grace of threshold × 2^n after the
 // n-th request, counted from when it could first have started (the last
-// answer of the request, or a later refusal or restart seen), before
+// answer of the request, or a later refusal), before
 // another request; and a further hang must itself have lasted that long
 // since. After Budget requests that brought no completed cycle back, it
 // stops asking (Spent) until a usable answer shows a completed cycle, which
@@ -103,9 +103,15 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 		// whatever was asked worked, or was not needed.
 		p = RestartPolicy{FailureThreshold: p.FailureThreshold, Budget: p.Budget, completions: o.Completions}
 	}
-	if p.requests > 0 && (a.Evidence == EvidenceRefused || o.Restarted) {
-		// A new process is on its way: it could first have started now.
+	switch {
+	case p.requests > 0 && a.Evidence == EvidenceRefused:
+		// Nothing listens: a new process is on its way, and could first
+		// start now.
 		p.answered, p.graceFrom = 0, at
+	case p.answered > 0 && o.Restarted:
+		// A new process answers: the request is over; it started after
+		// the request's last answer.
+		p.answered, p.graceFrom = 0, p.lastAnswer
 	}
 	restart, evidenceAt := a.Restart, at
 	if !restart && a.Stale && !o.RestartSaidAt.IsZero() && at.Sub(o.RestartSaidAt) <= recentEvidence(o) &&

@@ -177,6 +177,15 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	// start-up answers nothing usable), or after its startupProbe window.
 	act := k.failureThreshold*k.period + 2*k.period + k.timeout + scrapeSlack
 	deadline := later(later(p.ref, p.usable).Add(d.threshold+act), p.spawn.Add(k.startupWindow+act))
+	if d.computedAt == computedNever {
+		// Without computedAt, a timestamp ages from when it was first
+		// seen: the hang's age runs from the first usable answer after it.
+		u, ok := d.firstUsable(p.ref)
+		if !ok {
+			return
+		}
+		deadline = later(deadline, u.Add(d.threshold+act))
+	}
 	if e := later(p.ref, p.usable).Add(d.threshold); d.lastUnusable.After(e) {
 		// Answers without the loop's state came once the hang could be
 		// judged: the evidence shows it from the first usable answer after
