@@ -71,14 +71,9 @@ generate:
 # kubelet on a fake clock, counting false and missed pages, flaps, needless
 # kills, restart loops and unrestarted hangs. A failing history prints its
 # log; rerun one with: go test ./e2e -run TestHarmSimulation -args -sim.seed=N
-# simulate-old runs the evidence-model simulation of collector/.
 .PHONY: simulate
 simulate:
 	$(GO) test -run '^TestHarmSimulation$$' -count=1 -timeout 60m ./e2e -args -sim.histories=$(HISTORIES)
-
-.PHONY: simulate-old
-simulate-old:
-	$(GO) test -run '^TestSimulation$$' -count=1 -timeout 30m ./collector -args -sim.histories=$(HISTORIES)
 
 # Deliberate bugs (e2e/mutants_test.go's table) that the harm simulation
 # must catch, each in a copy of the module.

@@ -22,7 +22,9 @@ const (
 	// its pages are DispatchStatusDown and DispatchStatusDownLong.
 	harmMissedPage = "missed or late page"
 	// harmFlap: DispatchDaemonWedged resolves while the loop is still hung
-	// and has been hung, and visible, all along since the alert fired.
+	// (for longer than a scrape timeout more: samples are stamped at the
+	// scrape's start) and has been hung, and visible, all along since the
+	// alert fired.
 	harmFlap = "page flap"
 	// harmNeedlessKill: the kubelet kills a process that has not itself
 	// been hung (no progress while it should make some: no completed cycle,
@@ -193,7 +195,11 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 			break
 		}
 		if j < len(times) {
-			if s := tr.spanAt(times[j]); s != nil && !s.from.After(runStart) {
+			// Prometheus stamps a sample at the scrape's start: a scrape that
+			// began while the daemon hung and was answered once it recovered
+			// resolves the page up to a scrape timeout before the recovery.
+			if s := tr.spanAt(times[j]); s != nil && !s.from.After(runStart) &&
+				(s.end.IsZero() || s.end.Sub(times[j]) > scrapeTimeout) {
 				note(harmFlap, "fired at %s, resolved at %s while hung since %s (%s)", at(runStart), at(times[j]), at(s.from), s.cause)
 			}
 		}
