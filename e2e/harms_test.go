@@ -209,6 +209,12 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 	// Missed or late pages, per hang.
 	for _, s := range tr.hangs {
 		deadline := s.seen.Add(pageDeadline(d.threshold))
+		if !s.idleBlock.IsZero() {
+			// An idle loop's server that hangs: the wedge is judged once the
+			// hang itself outlasts a threshold (before that it may be a
+			// process that replaced the last one unseen, starting).
+			deadline = later(deadline, s.idleBlock.Add(pageDeadline(d.threshold)))
+		}
 		if e := d.judgeable(s); d.lastUnusable.After(e) {
 			// Answers without the loop's state came once the hang could be
 			// judged: the evidence shows it from the first usable answer

@@ -10,6 +10,10 @@ type span struct {
 	from, end time.Time
 	ref       time.Time // hangs: when dispatch last made progress
 	seen      time.Time // hangs: the later of ref and when the daemon last became visible
+	// idleBlock: hangs that began as a block of an idle loop (no cycle in
+	// flight): when the block began. Until the block itself outlasts a
+	// threshold the evidence cannot tell it from a process starting.
+	idleBlock time.Time
 	cause     string
 }
 
@@ -155,7 +159,11 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	}
 	if hung && open(t.hangs) == nil {
 		c := d.cause(now)
-		t.hangs = append(t.hangs, span{from: seen.Add(d.threshold), ref: d.ref, seen: seen, cause: c})
+		sp := span{from: seen.Add(d.threshold), ref: d.ref, seen: seen, cause: c}
+		if p := d.proc; p.serving && p.blocked && !p.inFlight {
+			sp.idleBlock = p.blockFrom
+		}
+		t.hangs = append(t.hangs, sp)
 		d.log.add(d.name, "truth: no progress since %s, visible since %s: dispatch not happening (%s)", d.at(d.ref), d.at(seen), c)
 	}
 	p := d.proc
