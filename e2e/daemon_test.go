@@ -105,6 +105,8 @@ type daemon struct {
 	ref time.Time
 	// lastNonHang is when a request last got anything but a hang.
 	lastNonHang time.Time
+	// steppedAt is when the daemon's clock last stepped.
+	steppedAt time.Time
 	// episode is when a cycle last completed, in any process: the key of
 	// a restart episode (restarts that bring no completed cycle back).
 	episode time.Time
@@ -256,6 +258,7 @@ func (d *daemon) events(now time.Time, step time.Duration) {
 		}
 		d.skew += step
 		d.log.add(d.name, "the daemon's clock steps by %s", step)
+		d.steppedAt = now
 	}
 	if !p.serving || p.blocked {
 		return // nothing but a kill reaches a blocked process or one starting up
@@ -482,4 +485,28 @@ func (d *daemon) body(now time.Time, p *process, noHealth bool) string {
 		fmt.Fprintf(&b, `,"lastPollCompletedAt":%q`, ts(p.stampC))
 	}
 	return b.String() + "}}"
+}
+
+// agesFromFirstSight: the exporter judges the daemon's stamps from when it
+// first saw them, not from the stamps, for a hang that followed the
+// completion at lastDone: computedAt is never reported, or the daemon's
+// clock stepped and no completion has been seen since (the exporter takes
+// every stamp from first sight until a cycle completes after a step).
+//
+// The exporter notices a step at the first usable answer after it; a
+// completion it first saw no later than that answer is taken for one
+// stamped before the step.
+func (d *daemon) agesFromFirstSight(lastDone time.Time) bool {
+	if d.computedAt == computedNever {
+		return true
+	}
+	if d.steppedAt.IsZero() {
+		return false
+	}
+	noticed, ok := d.firstUsable(d.steppedAt)
+	if !ok {
+		return true
+	}
+	seen, ok := d.firstUsable(lastDone)
+	return !ok || !seen.After(noticed)
 }

@@ -209,6 +209,12 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 	// Missed or late pages, per hang.
 	for _, s := range tr.hangs {
 		deadline := s.seen.Add(pageDeadline(d.threshold))
+		if d.agesFromFirstSight(s.lastDone) {
+			// The hang's stamps age from when the exporter first saw them.
+			if u, ok := d.firstUsable(s.seen); ok {
+				deadline = later(deadline, u.Add(pageDeadline(d.threshold)))
+			}
+		}
 		if !s.idleBlock.IsZero() {
 			// An idle loop's server that hangs: the wedge is judged once the
 			// hang itself outlasts a threshold (before that it may be a

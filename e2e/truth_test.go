@@ -14,6 +14,8 @@ type span struct {
 	// flight): when the block began. Until the block itself outlasts a
 	// threshold the evidence cannot tell it from a process starting.
 	idleBlock time.Time
+	// lastDone: hangs: the daemon's last completed cycle when it began.
+	lastDone time.Time
 	cause     string
 }
 
@@ -159,7 +161,7 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	}
 	if hung && open(t.hangs) == nil {
 		c := d.cause(now)
-		sp := span{from: seen.Add(d.threshold), ref: d.ref, seen: seen, cause: c}
+		sp := span{from: seen.Add(d.threshold), ref: d.ref, seen: seen, cause: c, lastDone: d.episode}
 		if p := d.proc; p.serving && p.blocked && !p.inFlight {
 			sp.idleBlock = p.blockFrom
 		}
@@ -185,7 +187,7 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	// start-up answers nothing usable), or after its startupProbe window.
 	act := k.failureThreshold*k.period + 2*k.period + k.timeout + scrapeSlack
 	deadline := later(later(p.ref, p.usable).Add(d.threshold+act), p.spawn.Add(k.startupWindow+act))
-	if d.computedAt == computedNever {
+	if d.agesFromFirstSight(d.episode) {
 		// Without computedAt, a timestamp ages from when it was first
 		// seen: the hang's age runs from the first usable answer after it.
 		u, ok := d.firstUsable(p.ref)
