@@ -209,7 +209,11 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	if n := t.killsByRef[d.episode]; n > 0 {
 		// The documented back-off: after the n-th restart in an episode,
 		// the process that serves gets threshold × 2^n of grace.
-		deadline = later(deadline, t.lastKillByRef[d.episode].Add(d.threshold<<n+act))
+		// the process that serves gets threshold × 2^n of grace, from
+		// when it could first have started: the kill, or a later request
+		// refused (nothing listened yet).
+		from := later(t.lastKillByRef[d.episode], d.lastRefused)
+		deadline = later(deadline, from.Add(d.threshold<<n+act))
 	}
 	if !p.blockFrom.IsZero() && !p.blockFrom.Before(p.ref) {
 		// Once every request hangs, the evidence cannot tell this process
