@@ -213,6 +213,11 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 		// when it could first have started: the kill, or a later request
 		// refused (nothing listened yet).
 		from := later(t.lastKillByRef[d.episode], d.lastRefused)
+		if p.serving && !p.blockFrom.IsZero() && p.blockFrom.After(from) {
+			// A hang that began after the grace started must itself last
+			// the grace.
+			from = p.blockFrom
+		}
 		deadline = later(deadline, from.Add(d.threshold<<n+act))
 	}
 	if !p.blockFrom.IsZero() && !p.blockFrom.Before(p.ref) {
