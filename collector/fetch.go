@@ -90,6 +90,14 @@ func (e *FetchError) Evidence() dispatch.Evidence {
 	return dispatch.EvidenceUnusable
 }
 
+// connectionLost reports a connection the daemon had accepted that was
+// reset or closed before an answer came: the process holding it may have
+// died.
+func (e *FetchError) connectionLost() bool {
+	return e.Reason == ReasonOther && (errors.Is(e.Err, syscall.ECONNRESET) || errors.Is(e.Err, io.EOF) ||
+		errors.Is(e.Err, io.ErrUnexpectedEOF) || errors.Is(e.Err, syscall.EPIPE))
+}
+
 // fetchStatus GETs a status document and decodes it. Every failure is a
 // *FetchError naming its reason, with the URL in it redacted (RedactURL):
 // these errors reach logs, the landing page and probe bodies.

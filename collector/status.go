@@ -248,6 +248,9 @@ func (t *Target) request(ctx context.Context) probeResult {
 			err = fe
 		}
 		t.failures.add(fe.Reason)
+		if fe.connectionLost() {
+			t.tracker.ConnectionLost(end)
+		}
 		obs = t.tracker.Fail(fe.Evidence(), fe.Reason+": "+fe.Error(), start, end)
 	} else {
 		obs = t.tracker.Answer(st.Report(), end)

@@ -104,10 +104,11 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 		p = RestartPolicy{FailureThreshold: p.FailureThreshold, Budget: p.Budget, completions: o.Completions}
 	}
 	switch {
-	case p.requests > 0 && a.Evidence == EvidenceRefused:
-		// Nothing listens: a new process is on its way, and could first
-		// start now.
-		p.answered, p.graceFrom = 0, at
+	case p.requests > 0 && o.GoneAt.After(p.graceFrom) && (p.answered == 0 || o.GoneAt.After(p.lastAnswer)):
+		// Nothing listened, or a connection the daemon held was cut (seen
+		// by this request or another): a new process could first start
+		// then.
+		p.answered, p.graceFrom = 0, o.GoneAt
 	case p.answered > 0 && o.Restarted:
 		// A new process answers: the request is over; it started after
 		// the request's last answer.

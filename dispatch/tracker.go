@@ -36,6 +36,11 @@ type Observation struct {
 	// the first unanswered request since its last answer or refusal. Zero
 	// unless the evidence is a hang.
 	HungSince time.Time
+	// GoneAt is when (our clock) a request last found the daemon's process
+	// gone: refused, or a connection it had accepted cut before an answer
+	// (Tracker.ConnectionLost). Whichever request saw it, the restart
+	// policy reads it: a new process could first have started then.
+	GoneAt time.Time
 	// Pending is true for a decision taken for a caller that stopped
 	// waiting (Tracker.Pending).
 	Pending bool
@@ -70,6 +75,7 @@ type Tracker struct {
 	decided     bool      // a request has ended: there is evidence
 	restartAt   time.Time // our clock: the last decision that said restart, while the wedge holds
 	completions uint64    // usable answers that showed Progress
+	goneAt      time.Time // our clock: the last refusal or connection lost
 
 	// The judging clock: when each timestamp was first seen (our clock),
 	// the daemon's offset from our clock (computedAt − our time) at the
@@ -168,7 +174,7 @@ func (t *Tracker) Fail(e Evidence, detail string, start, end time.Time) Observat
 		// Nothing listens: whatever was known is about a process that no
 		// longer serves, and the next one to answer is new.
 		t.forgetProcess()
-		t.hungSince = time.Time{}
+		t.hungSince, t.goneAt = time.Time{}, end
 	case EvidenceHung:
 		if t.hungSince.IsZero() {
 			t.hungSince = start
@@ -193,7 +199,7 @@ func (t *Tracker) Fail(e Evidence, detail string, start, end time.Time) Observat
 // hang, so it decides like an unusable answer, and never asks for a
 // restart on what an earlier request showed.
 func (t *Tracker) Pending(detail string, start, at time.Time) Observation {
-	obs := Observation{Pending: true, Completions: t.completions, RestartSaidAt: t.restartAt}
+	obs := Observation{Pending: true, Completions: t.completions, RestartSaidAt: t.restartAt, GoneAt: t.goneAt}
 	if !t.decided {
 		obs.Assessment = Decide(Look{})
 		obs.Assessment.Reason += ": " + detail
@@ -209,6 +215,13 @@ func (t *Tracker) Pending(detail string, start, at time.Time) Observation {
 	obs.Health, obs.Assessment, obs.HungSince = l.Health, Decide(l), t.hungSince
 	return obs
 }
+
+// ConnectionLost records that a connection the daemon had accepted was
+// reset or closed before it answered, at our time at: the process holding
+// it may have died. It changes no verdict (a proxy may cut connections
+// too); the restart policy reads it (Observation.GoneAt). Call it before
+// Fail for that request.
+func (t *Tracker) ConnectionLost(at time.Time) { t.goneAt = at }
 
 // look is what is known of the loop for a decision at our time at on
 // evidence other than a usable answer.
@@ -249,7 +262,7 @@ func (t *Tracker) decide(obs Observation, l Look, at time.Time) Observation {
 	case !obs.Assessment.Stale:
 		t.restartAt = time.Time{}
 	}
-	obs.Completions, obs.RestartSaidAt = t.completions, t.restartAt
+	obs.Completions, obs.RestartSaidAt, obs.GoneAt = t.completions, t.restartAt, t.goneAt
 	return obs
 }
 
