@@ -89,7 +89,10 @@ type Loop struct {
 	stampMu sync.Mutex
 	stamps  stamps
 	phase   atomic.Pointer[string]
-	stats   *cycleStats
+	// goroutine is the id of the goroutine running cycles, for the stack
+	// dump at WEDGED (its stack first).
+	goroutine atomic.Uint64
+	stats     *cycleStats
 
 	transitions *Transitions
 	checkMu     sync.Mutex // one Check at a time: judge and log in order
@@ -212,6 +215,7 @@ func (l *Loop) Stop(ctx context.Context) error {
 
 // run is the loop goroutine.
 func (l *Loop) run(ctx context.Context, prev <-chan struct{}) {
+	l.goroutine.Store(currentGoroutine())
 	if prev != nil {
 		// Never run beside a cycle of an earlier run; wait for it even when
 		// stopped, so the run's done channel means "no cycle in flight".

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,53 @@ const (
 // user, so no process writes into another's).
 func defaultStackDumpDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("dispatch-stacks-%d", os.Getuid()))
+}
+
+// currentGoroutine is the id of the calling goroutine, as stack dumps name
+// it ("goroutine 42 [running]:"); 0 if it cannot be read.
+func currentGoroutine() uint64 {
+	var buf [64]byte
+	line := buf[:runtime.Stack(buf[:], false)]
+	line = bytes.TrimPrefix(line, []byte("goroutine "))
+	var id uint64
+	for _, c := range line {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id
+}
+
+// hungFirst moves the stack of goroutine id (the loop's, whose cycle hangs)
+// to the front of a dump, so that a truncated dump still shows the await it
+// hangs on.
+func hungFirst(stacks []byte, id uint64) []byte {
+	if id == 0 {
+		return stacks
+	}
+	head := fmt.Appendf(nil, "goroutine %d [", id)
+	start := -1
+	if bytes.HasPrefix(stacks, head) {
+		return stacks
+	}
+	if i := bytes.Index(stacks, append([]byte("\n\n"), head...)); i >= 0 {
+		start = i + 2
+	}
+	if start < 0 {
+		return stacks
+	}
+	end := len(stacks)
+	if j := bytes.Index(stacks[start:], []byte("\n\n")); j >= 0 {
+		end = start + j + 2
+	}
+	out := make([]byte, 0, len(stacks)+2)
+	out = append(out, stacks[start:end]...)
+	if !bytes.HasSuffix(out, []byte("\n\n")) {
+		out = append(out, "\n\n"...)
+	}
+	out = append(out, stacks[:start]...)
+	return append(out, stacks[end:]...)
 }
 
 // truncateStacks returns at most max bytes of stacks, cut at a line end,

@@ -85,3 +85,18 @@ func TestTruncateStacks(t *testing.T) {
 	assert.LessOrEqual(t, len(got), 200)
 	assert.Equal(t, strings.Repeat("0123456789\n", 13)+"... truncated: 957 more bytes of goroutine stacks\n", string(got))
 }
+
+// The loop's goroutine leads the dump, so that a dump cut to fit the log
+// still shows the await the cycle hangs on.
+func TestStackDumpPutsTheLoopsGoroutineFirst(t *testing.T) {
+	t.Parallel()
+	dump := []byte("goroutine 1 [running]:\nmain.main()\n\ngoroutine 7 [select]:\nother()\n\ngoroutine 42 [chan receive]:\nwedged.cycle()\n\ngoroutine 9 [sleep]:\nidle()\n")
+	got := string(hungFirst(dump, 42))
+	require.True(t, strings.HasPrefix(got, "goroutine 42 [chan receive]:\nwedged.cycle()\n\n"), got)
+	for _, g := range []string{"goroutine 1 [", "goroutine 7 [", "goroutine 9 ["} {
+		assert.Equal(t, 1, strings.Count(got, g), "%s kept once: %s", g, got)
+	}
+	assert.Equal(t, string(dump), string(hungFirst(dump, 0)), "unknown goroutine: unchanged")
+	assert.Equal(t, string(dump), string(hungFirst(dump, 1)), "already first: unchanged")
+	assert.NotZero(t, currentGoroutine())
+}

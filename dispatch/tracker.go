@@ -69,13 +69,15 @@ type Tracker struct {
 	// runAt is the current run's grace anchor on our clock (zero: none):
 	// the judging clock may change under it (computedAt appearing, a step),
 	// so it is placed on the judging clock afresh at each answer.
-	runAt       time.Time
-	hungSince   time.Time // our clock: start of the first unanswered request since the last answer or refusal
-	stale       bool      // the last decision judged the loop wedged
-	decided     bool      // a request has ended: there is evidence
-	restartAt   time.Time // our clock: the last decision that said restart, while the wedge holds
-	completions uint64    // usable answers that showed Progress
-	goneAt      time.Time // our clock: the last refusal or connection lost
+	runAt     time.Time
+	hungSince time.Time // our clock: start of the first unanswered request since the last answer or refusal
+	stale     bool      // the last decision judged the loop wedged
+	decided   bool      // a request has ended: there is evidence
+	restartAt time.Time // our clock: the last decision that said restart, while the wedge holds
+	// restartOnHang: that decision rested on a hang.
+	restartOnHang bool
+	completions   uint64    // usable answers that showed Progress
+	goneAt        time.Time // our clock: the last refusal or connection lost
 
 	// The judging clock: when each timestamp was first seen (our clock),
 	// the daemon's offset from our clock (computedAt − our time) at the
@@ -258,8 +260,12 @@ func (t *Tracker) decide(obs Observation, l Look, at time.Time) Observation {
 	t.stale, t.decided = obs.Assessment.Stale, true
 	switch {
 	case obs.Assessment.Restart:
-		t.restartAt = at
-	case !obs.Assessment.Stale:
+		t.restartAt, t.restartOnHang = at, l.Evidence == EvidenceHung
+	case !obs.Assessment.Stale,
+		t.restartOnHang && l.Evidence == EvidenceUnusable:
+		// The wedge ended; or a restart said on a hang, and now the daemon
+		// answers (or a connection was cut): that hang is over, whatever
+		// serves now.
 		t.restartAt = time.Time{}
 	}
 	obs.Completions, obs.RestartSaidAt, obs.GoneAt = t.completions, t.restartAt, t.goneAt

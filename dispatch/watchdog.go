@@ -65,13 +65,14 @@ func (l *Loop) dumpStacks(h Health, _ Verdict) {
 	if dir == "" {
 		dir = defaultStackDumpDir()
 	}
-	path, err := writeStackDump(dir, l.name, h.Now, buf.Bytes())
+	stacks := hungFirst(buf.Bytes(), l.goroutine.Load())
+	path, err := writeStackDump(dir, l.name, h.Now, stacks)
 	if err != nil {
 		level.Error(l.logger).Log("msg", "could not write goroutine stacks; the first of them follow", "err", err,
-			"stacks", string(truncateStacks(buf.Bytes(), maxLoggedStackBytes)))
+			"stacks", string(truncateStacks(stacks, maxLoggedStackBytes)))
 		return
 	}
-	level.Error(l.logger).Log("msg", "goroutine stacks at WEDGED written", "loop", l.name, "file", path, "bytes", buf.Len())
+	level.Error(l.logger).Log("msg", "goroutine stacks at WEDGED written", "file", path, "bytes", len(stacks))
 }
 
 // fileSafe keeps a loop name usable in a file name.
