@@ -57,7 +57,7 @@ type process struct {
 	// flight (nothing is expected of it).
 	ref       time.Time
 	usable    time.Time // when it first served a usable status; zero: never
-	predHung  bool      // the process it replaced had hung a threshold when killed
+	predHung  bool      // the process it replaced had hung a threshold, or its requests hung, when killed
 	predKill  time.Time // when that one was killed
 	unrestart bool      // counted as an unrestarted hang already
 	lastHung  time.Time // the latest moment it had been hung for a threshold
@@ -319,7 +319,7 @@ func (d *daemon) kill(now time.Time, why string, graceMax time.Duration) *proces
 	}
 	d.log.add(d.name, "process %d %s: hangs %s more, then down %s", old.id, why, grace.Round(time.Second), down.Round(100*time.Millisecond))
 	p := d.newProcess(now.Add(grace+down), false)
-	p.predHung, p.predKill = old.ownHung(now, d.threshold), now
+	p.predHung, p.predKill = old.ownHung(now, d.threshold) || hangs, now
 	p.predNoCycle = old.started.IsZero() && old.completed.IsZero()
 	d.proc = p
 	d.wake()

@@ -56,7 +56,7 @@ const (
 	excBlockedStoppedPage = "page: blocked while stopped"
 	// excBlockedStoppedKill: the same, for a kill.
 	excBlockedStoppedKill = "kill: blocked while stopped"
-	// excReplacedUnseen: a kill of a process that replaced a hung one while
+	// excReplacedUnseen: a kill of a process that replaced a hung (or hanging) one while
 	// no request saw anything but hangs since the old one was killed.
 	excReplacedUnseen = "kill: replaced unseen"
 
