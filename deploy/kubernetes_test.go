@@ -98,9 +98,8 @@ func TestKubernetesDeployment(t *testing.T) {
 	own := exporter.LivenessProbe
 	assert.Less(t, own.PeriodSeconds*own.FailureThreshold, probe.PeriodSeconds*probe.FailureThreshold,
 		"a hung exporter is restarted before the daemon's probe could fail because of it")
-	window := probe.PeriodSeconds * probe.FailureThreshold
-	assert.Contains(t, exporter.Args, fmt.Sprintf("--liveness.restart-window=%ds", window),
-		"the restart window is the kubelet's failureThreshold × periodSeconds: shorter and a hung daemon is never restarted, longer and the new process is shot too")
+	assert.Contains(t, exporter.Args, fmt.Sprintf("--liveness.failure-threshold=%d", probe.FailureThreshold),
+		"one restart request answers the kubelet's failureThreshold of 503s: fewer and a hung daemon is never restarted, more and the new process is shot too")
 }
 
 // TestKubernetesWebConfig: with --web.config.file (TLS and basic auth),

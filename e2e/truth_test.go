@@ -16,7 +16,7 @@ type span struct {
 	idleBlock time.Time
 	// lastDone: hangs: the daemon's last completed cycle when it began.
 	lastDone time.Time
-	cause     string
+	cause    string
 }
 
 // truth is the ground truth of one daemon, in the user's words: when
