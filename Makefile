@@ -73,7 +73,7 @@ generate:
 # log; rerun one with: go test ./e2e -run TestHarmSimulation -args -sim.seed=N
 .PHONY: simulate
 simulate:
-	$(GO) test -run '^TestHarmSimulation$$' -count=1 -timeout 60m ./e2e -args -sim.histories=$(HISTORIES)
+	$(GO) test -v -run '^TestHarmSimulation$$' -count=1 -timeout 60m ./e2e -args -sim.histories=$(HISTORIES)
 
 # Deliberate bugs (e2e/mutants_test.go's table) that the harm simulation
 # must catch, each in a copy of the module.
