@@ -107,6 +107,9 @@ type daemon struct {
 	lastNonHang time.Time
 	// steppedAt is when the daemon's clock last stepped.
 	steppedAt time.Time
+	// inverted lists the starts of wedged cycles stamped before the last
+	// completion (a clock stepped back between them).
+	inverted []time.Time
 	// episode is when a cycle last completed, in any process: the key of
 	// a restart episode (restarts that bring no completed cycle back).
 	episode time.Time
@@ -212,6 +215,12 @@ func (d *daemon) advance(now time.Time) {
 				p.started, p.stampS = p.nextTick, p.nextTick.Add(d.skew)
 				if p.wedgeNext {
 					p.inFlight, p.wedgeNext = true, false
+					if p.stampS.Before(p.stampC) {
+						// The clock stepped back between the last completion
+						// and this start: the daemon's own stamps say no cycle
+						// is in flight.
+						d.inverted = append(d.inverted, p.started)
+					}
 					d.setRef(p, p.started)
 					d.log.add(d.name, "cycle started at %s wedges on an await", d.at(p.started))
 				} else {

@@ -77,11 +77,20 @@ const (
 	// fell between two requests, and every answer since is a hang, as a
 	// stopped loop's blocked server gives.
 	excStartedUnseen = "page: started unseen, then blocked"
+	// excCarriedHidden: a page that goes on while, for the alert's whole
+	// window, the daemon answered only without its loop's state: the
+	// wedge is carried (such answers neither make nor end one), and a
+	// process that replaced the wedged one unseen cannot show it ended.
+	excCarriedHidden = "page: carried through answers without the loop's state"
+	// excInverted: a page that resolves while a cycle is in flight whose
+	// start the daemon stamped before its last completion (its clock
+	// stepped back between them): its own stamps say nothing is in flight.
+	excInverted = "page: the daemon's stamps say its cycle completed"
 	// excStartedUnseenRestart: the same, for a restart owed.
 	excStartedUnseenRestart = "restart: started unseen, then blocked"
 )
 
-var exceptionNames = []string{excBlockedStoppedPage, excBlockedStoppedKill, excReplacedUnseen, excReplacedIdentical, excHiddenPage, excStartedUnseen, excStartedUnseenRestart}
+var exceptionNames = []string{excBlockedStoppedPage, excBlockedStoppedKill, excReplacedUnseen, excReplacedIdentical, excHiddenPage, excStartedUnseen, excStartedUnseenRestart, excCarriedHidden, excInverted}
 
 // tally counts harms, exceptions and what the histories exercised.
 type tally struct {
@@ -187,9 +196,12 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 			if tr.stalledAt(ts.Add(-win), ts.Add(time.Millisecond)) {
 				continue
 			}
-			if tr.blockedStoppedAt(ts.Add(-win), ts.Add(time.Millisecond)) {
+			switch {
+			case tr.blockedStoppedAt(ts.Add(-win), ts.Add(time.Millisecond)):
 				t.exceptions[excBlockedStoppedPage]++
-			} else {
+			case d.hidden(ts.Add(-win), ts):
+				t.exceptions[excCarriedHidden]++
+			default:
 				note(harmFalsePage, "firing from %s, at %s no hang in the last %s", at(runStart), at(ts), win)
 			}
 			break
@@ -199,6 +211,9 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 			// began while the daemon hung and was answered once it recovered
 			// resolves the page up to a scrape timeout before the recovery.
 			if s := tr.spanAt(times[j]); s != nil && !s.from.After(runStart) &&
+				(s.end.IsZero() || s.end.Sub(times[j]) > scrapeTimeout) && d.invertedAt(s.ref) {
+				t.exceptions[excInverted]++
+			} else if s != nil && !s.from.After(runStart) &&
 				(s.end.IsZero() || s.end.Sub(times[j]) > scrapeTimeout) {
 				note(harmFlap, "fired at %s, resolved at %s while hung since %s (%s)", at(runStart), at(times[j]), at(s.from), s.cause)
 			}
@@ -334,4 +349,15 @@ func (d *daemon) firstUsable(from time.Time) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// invertedAt: the wedged cycle that started at start was stamped before
+// the daemon's last completion.
+func (d *daemon) invertedAt(start time.Time) bool {
+	for _, at := range d.inverted {
+		if at.Equal(start) {
+			return true
+		}
+	}
+	return false
 }

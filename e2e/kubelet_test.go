@@ -80,6 +80,9 @@ func (k *kubelet) run(ctx context.Context) {
 		k.probes++
 		st := probe.State()
 		code := 200
+		k.d.mu.Lock()
+		k.d.truth.answered(k.d, restart, time.Now())
+		k.d.mu.Unlock()
 		if restart {
 			code = 503
 			failures++

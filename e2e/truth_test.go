@@ -41,6 +41,12 @@ type truth struct {
 	killsByRef map[time.Time]int
 	// lastKillByRef is the latest of those kills.
 	lastKillByRef map[time.Time]time.Time
+	// requests counts the restart requests (runs of 503 answers the
+	// kubelet got) in one episode, keyed as killsByRef; last503 is when the
+	// latest 503 was answered, in503 whether the latest answer was one.
+	requests map[time.Time]int
+	last503  time.Time
+	in503    bool
 	// unrestarted are hangs the exporter could see that the kubelet did
 	// not restart in time (enforce mode only).
 	unrestarted []string
@@ -60,7 +66,7 @@ type kill struct {
 }
 
 func newTruth() *truth {
-	return &truth{killsByRef: map[time.Time]int{}, lastKillByRef: map[time.Time]time.Time{}}
+	return &truth{killsByRef: map[time.Time]int{}, lastKillByRef: map[time.Time]time.Time{}, requests: map[time.Time]int{}}
 }
 
 func (t *truth) hungAt(from, to time.Time) bool {
@@ -176,7 +182,7 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	if bs && open(t.blockedStopped) == nil {
 		t.blockedStopped = append(t.blockedStopped, span{from: p.blockFrom.Add(d.threshold)})
 	}
-	if !enforce || k == nil || p.unrestart || p.usable.IsZero() || !p.ownHung(now, d.threshold) || t.killsByRef[d.episode] >= restartBudget {
+	if !enforce || k == nil || p.unrestart || p.usable.IsZero() || !p.ownHung(now, d.threshold) || t.requests[d.episode] >= restartBudget {
 		return
 	}
 	// A hang the exporter could see (it read a usable status of this
@@ -206,13 +212,12 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 		}
 		deadline = later(deadline, u.Add(act))
 	}
-	if n := t.killsByRef[d.episode]; n > 0 {
-		// The documented back-off: after the n-th restart in an episode,
-		// the process that serves gets threshold × 2^n of grace.
-		// the process that serves gets threshold × 2^n of grace, from
-		// when it could first have started: the kill, or a later request
-		// refused (nothing listened yet).
-		from := later(t.lastKillByRef[d.episode], d.lastRefused)
+	if n := t.requests[d.episode]; n > 0 {
+		// The documented back-off: after the n-th restart request of an
+		// episode, the process that serves gets threshold × 2^n of grace,
+		// from when it could first have started: the request's last 503,
+		// or a later request refused (nothing listened yet).
+		from := later(t.last503, d.lastRefused)
 		if p.serving && !p.blockFrom.IsZero() && p.blockFrom.After(from) {
 			// A hang that began after the grace started must itself last
 			// the grace.
@@ -245,6 +250,18 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 			p.id, d.at(p.ref), d.cause(now), d.at(deadline)))
 		d.log.add(d.name, "HARM unrestarted hang: %s", t.unrestarted[len(t.unrestarted)-1])
 	}
+}
+
+// answered records one liveness answer the kubelet got: a 503 after
+// anything else begins a restart request. Called with d.mu held.
+func (t *truth) answered(d *daemon, restart bool, now time.Time) {
+	if restart && !t.in503 {
+		t.requests[d.episode]++
+	}
+	if restart {
+		t.last503 = now
+	}
+	t.in503 = restart
 }
 
 // judgeKill records a kill by the kubelet of d.proc. Called with d.mu held,
