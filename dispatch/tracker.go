@@ -324,14 +324,19 @@ func (t *Tracker) thresholdOf(r Report) time.Duration {
 func (t *Tracker) health(r Report, at time.Time) (Health, []string) {
 	h := Health{Running: r.Running, Interval: r.Interval, Threshold: t.thresholdOf(r), Observed: true}
 	started, completed := r.LastStarted, r.LastCompleted
-	seenStarted, seenCompleted := t.seenStarted.see(started, at), t.seenCompleted.see(completed, at)
-
+	// A stamp is placed on our clock when first seen: through the daemon's
+	// offset then in force, so that its age survives a later step of
+	// either clock; at the moment it was seen when no offset is known, or
+	// when this very answer shows a step (the stamp may be from either
+	// side of it).
+	placeOffset, placeKnown := t.offset, t.hasOffset
 	var notes []string
 	if !r.ComputedAt.IsZero() {
 		offset := r.ComputedAt.Sub(at)
+		placeOffset, placeKnown = offset, true
 		if t.hasOffset && (offset-t.offset > clockStepTolerance || t.offset-offset > clockStepTolerance) {
-			t.stepAt = at
-			notes = append(notes, "the daemon's clock stepped against ours: ages measured from first sight until new cycles run")
+			t.stepAt, placeKnown = at, false
+			notes = append(notes, "the daemon's clock stepped against ours: stamps from before the step keep the age they had, new ones count from when they are first seen, until new cycles run")
 		}
 		t.offset, t.hasOffset = offset, true
 	} else if t.hasOffset {
@@ -339,10 +344,12 @@ func (t *Tracker) health(r Report, at time.Time) (Health, []string) {
 	} else {
 		notes = append(notes, "health.computedAt missing: ages measured from when each timestamp was first seen")
 	}
+	seenStarted, placedStarted := t.seenStarted.see(started, at, placeOffset, placeKnown)
+	seenCompleted, placedCompleted := t.seenCompleted.see(completed, at, placeOffset, placeKnown)
 	afterStep := func(seen time.Time) bool { return seen.IsZero() || seen.After(t.stepAt) }
 	if !t.hasOffset || (!t.stepAt.IsZero() && (!afterStep(seenStarted) || !afterStep(seenCompleted))) {
 		h.Now = at
-		h.LastStarted, h.LastCompleted = seenStarted, seenCompleted
+		h.LastStarted, h.LastCompleted = placedStarted, placedCompleted
 		if started.After(completed) && !completed.IsZero() && !h.LastStarted.After(h.LastCompleted) {
 			h.LastCompleted = h.LastStarted.Add(-time.Nanosecond) // keep the cycle in flight
 		}
@@ -367,17 +374,23 @@ func (t *Tracker) health(r Report, at time.Time) (Health, []string) {
 	return h, notes
 }
 
-// sighting remembers when a timestamp's current value was first seen.
-type sighting struct{ value, at time.Time }
+// sighting remembers when a timestamp's current value was first seen, and
+// where that placed it on our clock.
+type sighting struct{ value, at, placed time.Time }
 
-// see returns when v was first seen (at, when it is new); zero for zero.
-func (s *sighting) see(v, at time.Time) time.Time {
+// see returns when v was first seen (at, when it is new) and its place on
+// our clock: v less the daemon's offset when that is known (never later
+// than the sight), else the sight itself; zeros for zero.
+func (s *sighting) see(v, at time.Time, offset time.Duration, known bool) (seen, placed time.Time) {
 	if v.IsZero() {
 		*s = sighting{}
-		return time.Time{}
+		return time.Time{}, time.Time{}
 	}
 	if !v.Equal(s.value) {
-		s.value, s.at = v, at
+		s.value, s.at, s.placed = v, at, at
+		if p := v.Add(-offset); known && p.Before(at) {
+			s.placed = p
+		}
 	}
-	return s.at
+	return s.at, s.placed
 }

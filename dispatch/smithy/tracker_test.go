@@ -488,7 +488,7 @@ func TestTrackerDaemonClockStep(t *testing.T) {
 		st := status(t, 0, sec(63)+step, true, d(61), d(59.1))
 		o := tr.Answer(st, ours.Add(sec(63)))
 		assert.False(t, o.Assessment.Stale, "step %s: the last cycle started 2s ago: %s", step, o.Assessment.Reason)
-		assert.Contains(t, o.Notes, "the daemon's clock stepped against ours: ages measured from first sight until new cycles run")
+		assert.Contains(t, o.Notes, "the daemon's clock stepped against ours: stamps from before the step keep the age they had, new ones count from when they are first seen, until new cycles run")
 		for s := 65.0; s <= 120; s += 5 {
 			o = tr.Answer(status(t, 0, sec(s)+step, true, d(61), d(59.1)), ours.Add(sec(s)))
 			require.False(t, o.Assessment.Stale, "step %s at %vs", step, s)
@@ -500,6 +500,24 @@ func TestTrackerDaemonClockStep(t *testing.T) {
 		assert.False(t, o.Assessment.Stale)
 		if step > 0 { // back on the daemon's clock (a step back reads as timestamps moving backwards: a fresh grace)
 			assert.Equal(t, sec(0.5), o.Assessment.Verdict.Age, "judged on the daemon's clock again")
+		}
+	}
+}
+
+// A wedge judged before the daemon's clock steps stays judged: the hung
+// cycle's stamp keeps the age it had (a step is no evidence the loop
+// recovered), whichever way the clock jumps.
+func TestTrackerWedgeOutlastsAClockStep(t *testing.T) {
+	t.Parallel()
+	for _, step := range []time.Duration{47 * time.Minute, -47 * time.Minute, 20 * time.Second} {
+		tr := NewTracker(0)
+		for s := 0.0; s <= 60; s += 15 {
+			tr.Answer(status(t, 0, sec(s), true, d(-100), d(-101)), ours.Add(sec(s)))
+		}
+		for s := 75.0; s <= 300; s += 15 {
+			o := tr.Answer(status(t, 0, sec(s)+step, true, d(-100), d(-101)), ours.Add(sec(s)))
+			require.True(t, o.Assessment.Stale, "step %s at %vs: %s", step, s, o.Assessment.Reason)
+			assert.GreaterOrEqual(t, o.Assessment.Verdict.Age, sec(100+s), "step %s at %vs: the cycle's age kept", step, s)
 		}
 	}
 }
