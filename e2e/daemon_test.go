@@ -110,8 +110,9 @@ type daemon struct {
 	// inverted lists the starts of wedged cycles stamped before the last
 	// completion (a clock stepped back between them).
 	inverted []time.Time
-	// episode is when a cycle last completed, in any process: the key of
-	// a restart episode (restarts that bring no completed cycle back).
+	// episode is the latest completed cycle a usable answer showed, in any
+	// process: the key of a restart episode (restarts that bring no
+	// completed cycle back, as far as anyone can see).
 	episode time.Time
 	// lastRefused is when a request was last refused.
 	lastRefused time.Time
@@ -226,7 +227,6 @@ func (d *daemon) advance(now time.Time) {
 				} else {
 					p.completed, p.stampC = p.nextTick, p.nextTick.Add(d.skew)
 					d.setRef(p, p.completed)
-					d.episode = p.completed
 				}
 				p.nextTick = p.nextTick.Add(d.interval)
 			}
@@ -455,6 +455,9 @@ func (d *daemon) answer(req *http.Request, now time.Time, p *process) *http.Resp
 		d.lastUnusable = now
 	} else {
 		d.usableAt, d.usableRunning = append(d.usableAt, now), append(d.usableRunning, p.running || p.inFlight)
+		if p.completed.After(d.episode) {
+			d.episode = p.completed // a completion the exporter can see ends the episode
+		}
 		if p.usable.IsZero() {
 			p.usable = now
 		}
