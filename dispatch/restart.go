@@ -109,9 +109,9 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 		// by this request or another): a new process could first start
 		// then.
 		p.answered, p.graceFrom = 0, o.GoneAt
-	case p.answered > 0 && o.Restarted:
-		// A new process answers: the request is over; it started after
-		// the request's last answer.
+	case p.answered > 0 && o.NewProcessAt.After(p.lastAnswer):
+		// A new process answered (this request or another saw it): the
+		// request is over; it started after the request's last answer.
 		p.answered, p.graceFrom = 0, p.lastAnswer
 	}
 	restart, evidenceAt := a.Restart, at

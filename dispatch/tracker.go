@@ -41,6 +41,9 @@ type Observation struct {
 	// (Tracker.ConnectionLost). Whichever request saw it, the restart
 	// policy reads it: a new process could first have started then.
 	GoneAt time.Time
+	// NewProcessAt is when (our clock) a request last saw a new process by
+	// its timestamps (Restarted), whichever request it was.
+	NewProcessAt time.Time
 	// Pending is true for a decision taken for a caller that stopped
 	// waiting (Tracker.Pending).
 	Pending bool
@@ -78,6 +81,7 @@ type Tracker struct {
 	restartOnHang bool
 	completions   uint64    // usable answers that showed Progress
 	goneAt        time.Time // our clock: the last refusal or connection lost
+	newAt         time.Time // our clock: the last answer that showed a new process
 
 	// The judging clock: when each timestamp was first seen (our clock),
 	// the daemon's offset from our clock (computedAt − our time) at the
@@ -132,6 +136,9 @@ func (t *Tracker) Answer(r Report, at time.Time) Observation {
 	obs := Observation{Notes: notes}
 	prev := t.base
 	obs.Restarted = restarted(prev, h)
+	if obs.Restarted {
+		t.newAt = at
+	}
 	if obs.Restarted && r.ComputedAt.IsZero() && t.hasOffset {
 		// A new process that does not say its time: the old one's clock
 		// offset says nothing of it.
@@ -201,7 +208,7 @@ func (t *Tracker) Fail(e Evidence, detail string, start, end time.Time) Observat
 // hang, so it decides like an unusable answer, and never asks for a
 // restart on what an earlier request showed.
 func (t *Tracker) Pending(detail string, start, at time.Time) Observation {
-	obs := Observation{Pending: true, Completions: t.completions, RestartSaidAt: t.restartAt, GoneAt: t.goneAt}
+	obs := Observation{Pending: true, Completions: t.completions, RestartSaidAt: t.restartAt, GoneAt: t.goneAt, NewProcessAt: t.newAt}
 	if !t.decided {
 		obs.Assessment = Decide(Look{})
 		obs.Assessment.Reason += ": " + detail
@@ -268,7 +275,7 @@ func (t *Tracker) decide(obs Observation, l Look, at time.Time) Observation {
 		// serves now.
 		t.restartAt = time.Time{}
 	}
-	obs.Completions, obs.RestartSaidAt, obs.GoneAt = t.completions, t.restartAt, t.goneAt
+	obs.Completions, obs.RestartSaidAt, obs.GoneAt, obs.NewProcessAt = t.completions, t.restartAt, t.goneAt, t.newAt
 	return obs
 }
 
@@ -284,14 +291,18 @@ func (t *Tracker) extrapolated(at time.Time) *Health {
 	return &h
 }
 
-// restarted reports a new process: a timestamp vanished or moved backwards.
+// restarted reports a new process: a timestamp vanished or moved
+// backwards; or a new cycle started while the one seen in flight never
+// completed, which one process cannot do (its loop runs one cycle at a
+// time: smithy's polling guard).
 func restarted(prev *Health, h Health) bool {
 	if prev == nil {
 		return false
 	}
 	ps, pc := prev.Reported()
 	hs, hc := h.Reported()
-	return hs.Before(ps) || hc.Before(pc)
+	inFlight := !ps.IsZero() && ps.After(pc)
+	return hs.Before(ps) || hc.Before(pc) || inFlight && hs.After(ps) && !hc.After(ps)
 }
 
 // runStart is the earliest moment known of a run that started between the

@@ -105,6 +105,8 @@ type daemon struct {
 	ref time.Time
 	// lastNonHang is when a request last got anything but a hang.
 	lastNonHang time.Time
+	// poisonUntil: processes spawned before it wedge their first cycle.
+	poisonUntil time.Time
 	// steppedAt is when the daemon's clock last stepped.
 	steppedAt time.Time
 	// inverted lists the starts of wedged cycles stamped before the last
@@ -156,6 +158,12 @@ func newDaemon(name string, rng *rand.Rand, log *eventLog, interval, thr time.Du
 	d.skew = []time.Duration{0, 0, 10 * time.Second, -10 * time.Second, 2 * time.Hour, -2 * time.Hour}[rng.IntN(6)]
 	d.computedAt = []int{computedAlways, computedAlways, computedAlways, computedNever, computedSometimes}[rng.IntN(5)]
 	now := time.Now()
+	if rng.IntN(8) == 0 {
+		// A poisoned daemon: every process's first cycle wedges (a
+		// dependency down), until a fix that may never come within the
+		// history. Restarts do not help; the budget and the back-off must.
+		d.poisonUntil = now.Add(time.Duration(10+rng.IntN(40)) * time.Minute)
+	}
 	d.ref, d.seenFrom = now, now
 	d.proc = d.newProcess(now, true)
 	return d
@@ -178,6 +186,10 @@ func (d *daemon) newProcess(spawn time.Time, first bool) *process {
 		up = time.Duration((1.5 + 1.5*d.rng.Float64()) * float64(d.threshold))
 	}
 	p.startEnd = spawn.Add(up)
+	if spawn.Before(d.poisonUntil) {
+		p.wedgeNext = true
+		d.log.add(d.name, "process %d is poisoned: its first cycle will wedge", d.procs)
+	}
 	d.log.add(d.name, "process %d spawns at %s, start-up %s (%s)", p.id, d.at(spawn), up.Round(time.Second), startNames[p.startMode])
 	return p
 }

@@ -35,6 +35,10 @@ const (
 	// loop hanging until a cycle completes again in some process) than the
 	// restart budget.
 	harmRestartLoop = "restart loop"
+	// harmStartupKilledAgain: in one episode, the kubelet kills a process
+	// still in its start-up, and then the next one still in its start-up:
+	// the daemon restarted over and over before it could start.
+	harmStartupKilledAgain = "start-up killed again"
 	// harmUnrestarted: with a kubelet enforcing, a hang the exporter could
 	// see (it read a usable status of that process), the restart budget not
 	// spent, not restarted within the threshold + failureThreshold × period
@@ -42,9 +46,10 @@ const (
 	harmUnrestarted = "unrestarted hang"
 )
 
-var harmNames = []string{harmFalsePage, harmMissedPage, harmFlap, harmNeedlessKill, harmRestartLoop, harmUnrestarted}
+var harmNames = []string{harmFalsePage, harmMissedPage, harmFlap, harmNeedlessKill, harmRestartLoop, harmStartupKilledAgain, harmUnrestarted}
 
-var harmBudget = map[string]int{harmFalsePage: 0, harmMissedPage: 0, harmFlap: 0, harmNeedlessKill: 0, harmRestartLoop: 0, harmUnrestarted: 0}
+var harmBudget = map[string]int{harmFalsePage: 0, harmMissedPage: 0, harmFlap: 0, harmNeedlessKill: 0, harmRestartLoop: 0,
+	harmStartupKilledAgain: 0, harmUnrestarted: 0}
 
 // The exceptions: harms the evidence cannot tell from no harm. Each is
 // narrow; see where it is counted for why it is indistinguishable.
@@ -292,6 +297,9 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 		}
 	}
 	t.exceptions[excStartedUnseenRestart] += tr.unrestartedStartedUnseen
+	for _, k := range tr.startupKilledAgain {
+		note(harmStartupKilledAgain, "process %d at %s, in its start-up like the one killed before it", k.proc, at(k.at))
+	}
 	for _, u := range tr.unrestarted {
 		note(harmUnrestarted, "%s", u)
 	}

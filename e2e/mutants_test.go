@@ -34,8 +34,8 @@ var mutants = []mutant{
 	{
 		name: "no clock-step handling",
 		file: "dispatch/tracker.go",
-		old:  "t.stepAt = at",
-		new:  "_ = at",
+		old:  "t.stepAt, placeKnown = at, false",
+		new:  "placeKnown = false",
 	},
 	{
 		name: "no restart detection from timestamps",

@@ -39,6 +39,11 @@ type truth struct {
 	// no completed cycle back belong to one episode, whatever processes
 	// come and go.
 	killsByRef map[time.Time]int
+	// startupKill: the latest kill of the episode keyed as killsByRef was
+	// of a process in its start-up; startupKilledAgain lists the kills of
+	// one in its start-up right after such a kill.
+	startupKill        map[time.Time]bool
+	startupKilledAgain []kill
 	// lastKillByRef is the latest of those kills.
 	lastKillByRef map[time.Time]time.Time
 	// requests counts the restart requests (runs of 503 answers the
@@ -66,7 +71,8 @@ type kill struct {
 }
 
 func newTruth() *truth {
-	return &truth{killsByRef: map[time.Time]int{}, lastKillByRef: map[time.Time]time.Time{}, requests: map[time.Time]int{}}
+	return &truth{killsByRef: map[time.Time]int{}, lastKillByRef: map[time.Time]time.Time{}, requests: map[time.Time]int{},
+		startupKill: map[time.Time]bool{}}
 }
 
 func (t *truth) hungAt(from, to time.Time) bool {
@@ -298,6 +304,12 @@ func (t *truth) judgeKill(d *daemon, now time.Time, run time.Duration) kill {
 	}
 	t.killsByRef[d.episode]++
 	t.lastKillByRef[d.episode] = now
+	starting := !p.serving
+	if starting && t.startupKill[d.episode] {
+		t.startupKilledAgain = append(t.startupKilledAgain, k)
+	}
+	t.startupKill[d.episode] = starting
+	t.in503 = false // a new container: its next 503 begins another request
 	t.kills = append(t.kills, k)
 	return k
 }

@@ -521,3 +521,15 @@ func TestTrackerWedgeOutlastsAClockStep(t *testing.T) {
 		}
 	}
 }
+
+// A new cycle that starts while the one seen in flight never completed
+// comes from a new process (one loop runs one cycle at a time): it gets a
+// fresh grace, however its stamps move.
+func TestTrackerNewCycleOverAHungOneIsANewProcess(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0)
+	require.True(t, tr.Answer(status(t, 0, 0, true, d(-100), nil), ours).Assessment.Stale, "a first cycle in flight for 100s")
+	o := tr.Answer(status(t, 0, sec(30), true, d(29), nil), ours.Add(sec(30)))
+	assert.True(t, o.Restarted, "a new first cycle over the hung one: a new process")
+	assert.False(t, o.Assessment.Stale, "its cycle started 1s ago: %s", o.Assessment.Reason)
+}
