@@ -241,7 +241,7 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 			// process that replaced the last one unseen, starting).
 			deadline = later(deadline, s.idleBlock.Add(pageDeadline(d.threshold)))
 		}
-		if e := d.judgeable(s); d.lastUnusable.After(e) {
+		if e := s.from; d.lastUnusable.After(e) {
 			// Answers without the loop's state came once the hang could be
 			// judged: the evidence shows it from the first usable answer
 			// after them, and the page is owed from then.
@@ -297,6 +297,7 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 		}
 	}
 	t.exceptions[excStartedUnseenRestart] += tr.unrestartedStartedUnseen
+	t.exceptions[excReplacedIdentical] += tr.startupKilledIdentical
 	for _, k := range tr.startupKilledAgain {
 		note(harmStartupKilledAgain, "process %d at %s, in its start-up like the one killed before it", k.proc, at(k.at))
 	}

@@ -44,6 +44,8 @@ type truth struct {
 	// one in its start-up right after such a kill.
 	startupKill        map[time.Time]bool
 	startupKilledAgain []kill
+	// startupKilledIdentical counts those excused as word-for-word alike.
+	startupKilledIdentical int
 	// lastKillByRef is the latest of those kills.
 	lastKillByRef map[time.Time]time.Time
 	// requests counts the restart requests (runs of 503 answers the
@@ -306,7 +308,14 @@ func (t *truth) judgeKill(d *daemon, now time.Time, run time.Duration) kill {
 	t.lastKillByRef[d.episode] = now
 	starting := !p.serving
 	if starting && t.startupKill[d.episode] {
-		t.startupKilledAgain = append(t.startupKilledAgain, k)
+		if p.predNoCycle && p.started.IsZero() && d.lastRefused.Before(p.predKill) {
+			// Word-for-word the answers of the start-up before it, and no
+			// refusal seen between: the evidence places its start at the
+			// other's, whose grace it shares.
+			t.startupKilledIdentical++
+		} else {
+			t.startupKilledAgain = append(t.startupKilledAgain, k)
+		}
 	}
 	t.startupKill[d.episode] = starting
 	t.in503 = false // a new container: its next 503 begins another request
