@@ -61,7 +61,12 @@ type process struct {
 	predKill  time.Time // when that one was killed
 	unrestart bool      // counted as an unrestarted hang already
 	lastHung  time.Time // the latest moment it had been hung for a threshold
-	// predNoCycle: the process it replaced had started no cycle.
+	// firstStarted is when its first cycle started.
+	firstStarted time.Time
+	// shownCycle: a usable answer of it carried a cycle's stamp.
+	shownCycle bool
+	// predNoCycle: the process it replaced never showed a cycle in a
+	// usable answer.
 	predNoCycle bool
 }
 
@@ -116,6 +121,10 @@ type daemon struct {
 	// process: the key of a restart episode (restarts that bring no
 	// completed cycle back, as far as anyone can see).
 	episode time.Time
+	// all lists every process, in spawn order; refusals, when requests
+	// were refused.
+	all      []*process
+	refusals []time.Time
 	// lastRefused is when a request was last refused.
 	lastRefused time.Time
 	// usableAt lists when the daemon answered with its health;
@@ -186,6 +195,7 @@ func (d *daemon) newProcess(spawn time.Time, first bool) *process {
 		up = time.Duration((1.5 + 1.5*d.rng.Float64()) * float64(d.threshold))
 	}
 	p.startEnd = spawn.Add(up)
+	d.all = append(d.all, p)
 	if spawn.Before(d.poisonUntil) {
 		p.wedgeNext = true
 		d.log.add(d.name, "process %d is poisoned: its first cycle will wedge", d.procs)
@@ -226,6 +236,9 @@ func (d *daemon) advance(now time.Time) {
 		if !p.blocked {
 			for p.running && !p.inFlight && !p.nextTick.After(now) {
 				p.started, p.stampS = p.nextTick, p.nextTick.Add(d.skew)
+				if p.firstStarted.IsZero() {
+					p.firstStarted = p.started
+				}
 				if p.wedgeNext {
 					p.inFlight, p.wedgeNext = true, false
 					if p.stampS.Before(p.stampC) {
@@ -341,7 +354,7 @@ func (d *daemon) kill(now time.Time, why string, graceMax time.Duration) *proces
 	d.log.add(d.name, "process %d %s: hangs %s more, then down %s", old.id, why, grace.Round(time.Second), down.Round(100*time.Millisecond))
 	p := d.newProcess(now.Add(grace+down), false)
 	p.predHung, p.predKill = old.ownHung(now, d.threshold) || hangs, now
-	p.predNoCycle = old.started.IsZero() && old.completed.IsZero()
+	p.predNoCycle = !old.shownCycle
 	d.proc = p
 	d.wake()
 	return old
@@ -411,6 +424,7 @@ func (d *daemon) RoundTrip(req *http.Request) (*http.Response, error) {
 		switch b.kind {
 		case refuse:
 			d.lastNonHang, d.lastRefused = now, now
+			d.refusals = append(d.refusals, now)
 			d.mu.Unlock()
 			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 		case hang:
@@ -467,6 +481,9 @@ func (d *daemon) answer(req *http.Request, now time.Time, p *process) *http.Resp
 		d.lastUnusable = now
 	} else {
 		d.usableAt, d.usableRunning = append(d.usableAt, now), append(d.usableRunning, p.running || p.inFlight)
+		if !p.started.IsZero() {
+			p.shownCycle = true
+		}
 		if p.completed.After(d.episode) {
 			d.episode = p.completed // a completion the exporter can see ends the episode
 		}
@@ -533,4 +550,26 @@ func (d *daemon) agesFromFirstSight(lastDone time.Time) bool {
 	}
 	seen, ok := d.firstUsable(lastDone)
 	return !ok || !seen.After(noticed)
+}
+
+// identicalAt: at ts the serving process had started no cycle, like the
+// one it replaced, and no request was refused since that one was killed:
+// the two answer word for word alike ("running, no cycle yet"), and the
+// evidence cannot tell when the new one started.
+func (d *daemon) identicalAt(ts time.Time) bool {
+	var p *process
+	for _, q := range d.all {
+		if !q.spawn.After(ts) {
+			p = q
+		}
+	}
+	if p == nil || !p.predNoCycle || !(p.firstStarted.IsZero() || p.firstStarted.After(ts)) {
+		return false
+	}
+	for _, r := range d.refusals {
+		if !r.Before(p.predKill) && !r.After(ts) {
+			return false
+		}
+	}
+	return true
 }

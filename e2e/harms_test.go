@@ -91,11 +91,16 @@ const (
 	// start the daemon stamped before its last completion (its clock
 	// stepped back between them): its own stamps say nothing is in flight.
 	excInverted = "page: the daemon's stamps say its cycle completed"
+	// excIdenticalPage: a page while the serving process has started no
+	// cycle, like the one it replaced, with no request refused between:
+	// word-for-word the same answers, so its grace counts from the
+	// other's first sight.
+	excIdenticalPage = "page: replaced unseen, identical answers"
 	// excStartedUnseenRestart: the same, for a restart owed.
 	excStartedUnseenRestart = "restart: started unseen, then blocked"
 )
 
-var exceptionNames = []string{excBlockedStoppedPage, excBlockedStoppedKill, excReplacedUnseen, excReplacedIdentical, excHiddenPage, excStartedUnseen, excStartedUnseenRestart, excCarriedHidden, excInverted}
+var exceptionNames = []string{excBlockedStoppedPage, excBlockedStoppedKill, excReplacedUnseen, excReplacedIdentical, excHiddenPage, excStartedUnseen, excStartedUnseenRestart, excCarriedHidden, excInverted, excIdenticalPage}
 
 // tally counts harms, exceptions and what the histories exercised.
 type tally struct {
@@ -206,6 +211,8 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 				t.exceptions[excBlockedStoppedPage]++
 			case d.hidden(ts.Add(-win), ts):
 				t.exceptions[excCarriedHidden]++
+			case d.identicalAt(ts):
+				t.exceptions[excIdenticalPage]++
 			default:
 				note(harmFalsePage, "firing from %s, at %s no hang in the last %s", at(runStart), at(ts), win)
 			}
@@ -215,7 +222,14 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 			// Prometheus stamps a sample at the scrape's start: a scrape that
 			// began while the daemon hung and was answered once it recovered
 			// resolves the page up to a scrape timeout before the recovery.
-			if s := tr.spanAt(times[j]); s != nil && !s.from.After(runStart) &&
+			s := tr.spanAt(times[j])
+			if s != nil && d.agesFromFirstSight(s.lastDone) && !times[j].After(d.judgeable(*s).Add(scrapeInterval)) {
+				// The stamps age from when the exporter first saw them: this
+				// hang could not show yet (a new process's first cycle, say,
+				// right after the last one's page).
+				s = nil
+			}
+			if s != nil && !s.from.After(runStart) &&
 				(s.end.IsZero() || s.end.Sub(times[j]) > scrapeTimeout) && d.invertedAt(s.ref) {
 				t.exceptions[excInverted]++
 			} else if s != nil && !s.from.After(runStart) &&
