@@ -24,8 +24,8 @@ type Observation struct {
 	// but the daemon's own answer.
 	HealthMissing bool
 	// Progress is true when this usable answer shows a cycle completed
-	// since the last usable answer (or the first completion known of the
-	// process that serves now), and the loop is not judged stale.
+	// since the last usable answer, or shows the first completion known of
+	// the process that serves now and the loop is not judged stale.
 	Progress bool
 	// Completions counts the usable answers, since the tracker began, that
 	// showed Progress: a consumer that reads only some observations (the
@@ -165,7 +165,10 @@ func (t *Tracker) Answer(r Report, at time.Time) Observation {
 	base.QueueKnown = false // the queue moves per request; unknown once this answer ages
 	t.base, t.baseAt = &base, at
 	obs.Health = &h
-	obs.Progress = completed && !Judge(h).Stale
+	// A newer completion of the process known is progress, however late it
+	// is seen; the first one known of a process (after a refusal, a new
+	// process) only when it is recent, since it may be the same old one.
+	obs.Progress = completed && (prev != nil && !obs.Restarted || !Judge(h).Stale)
 	if obs.Progress {
 		t.completions++
 	}

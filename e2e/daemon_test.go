@@ -125,6 +125,9 @@ type daemon struct {
 	// were refused.
 	all      []*process
 	refusals []time.Time
+	// lastLost is when a request's accepted connection was last cut (its
+	// process died under it).
+	lastLost time.Time
 	// lastRefused is when a request was last refused.
 	lastRefused time.Time
 	// usableAt lists when the daemon answered with its health;
@@ -417,7 +420,7 @@ func (d *daemon) RoundTrip(req *http.Request) (*http.Response, error) {
 		d.advance(now)
 		b := d.behaviour(now)
 		if accepted != nil && b.proc != accepted {
-			d.lastNonHang = now
+			d.lastNonHang, d.lastLost = now, now
 			d.mu.Unlock()
 			return nil, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
 		}

@@ -224,8 +224,8 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 		// The documented back-off: after the n-th restart request of an
 		// episode, the process that serves gets threshold × 2^n of grace,
 		// from when it could first have started: the request's last 503,
-		// or a later request refused (nothing listened yet).
-		from := later(t.last503, d.lastRefused)
+		// or a later request refused (nothing listened yet) or cut.
+		from := later(later(t.last503, d.lastRefused), d.lastLost)
 		if p.serving && !p.blockFrom.IsZero() && p.blockFrom.After(from) {
 			// A hang that began after the grace started must itself last
 			// the grace.
