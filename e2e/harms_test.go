@@ -255,7 +255,11 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 			// process that replaced the last one unseen, starting).
 			deadline = later(deadline, s.idleBlock.Add(pageDeadline(d.threshold)))
 		}
-		if e := s.from; d.lastUnusable.After(e) {
+		e := s.from
+		if d.agesFromFirstSight(s.lastDone) {
+			e = d.judgeable(s)
+		}
+		if d.lastUnusable.After(e) {
 			// Answers without the loop's state came once the hang could be
 			// judged: the evidence shows it from the first usable answer
 			// after them, and the page is owed from then.
