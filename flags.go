@@ -34,6 +34,7 @@ type flagValues struct {
 	configFile       string
 	livenessWait     time.Duration
 	failureThreshold int
+	terminationGrace time.Duration
 	restartBudget    int
 	staleThreshold   time.Duration
 	demo             bool
@@ -82,6 +83,7 @@ func (f *flagValues) validate() error {
 		{f.livenessWait <= 0, "liveness.timeout", f.livenessWait, "must be positive"},
 		{f.failureThreshold < 1 || f.failureThreshold > 100, "liveness.failure-threshold", f.failureThreshold, "must be from 1 to 100: the daemon's livenessProbe's failureThreshold"},
 		{f.restartBudget < 1 || f.restartBudget > 20, "liveness.restart-budget", f.restartBudget, "must be from 1 to 20: the restart requests made for one hang before a person is paged"},
+		{f.terminationGrace <= 0, "liveness.termination-grace", f.terminationGrace, "must be positive: the pod's terminationGracePeriodSeconds"},
 		{f.staleThreshold < 0, "poll.stale-threshold", f.staleThreshold, "must not be negative (0: the daemon's, else max(60s, 10 × poll interval))"},
 		{f.demoInterval <= 0, "demo.poll-interval", f.demoInterval, "must be positive"},
 		{f.targetURLSet && f.configFile != "", "target.url", collector.RedactURL(f.targetURL), "conflicts with --config.file, whose targets replace it; give one or the other"},

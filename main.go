@@ -70,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app.Flag("liveness.mode", "enforce: /-/target/healthy answers 503 when the daemon should be restarted; shadow: answers 200 and logs 'would restart'.").Default("enforce").StringVar(&f.livenessMode)
 	app.Flag("liveness.failure-threshold", "The daemon's livenessProbe's failureThreshold: one restart request answers 503 to this many probes in a row (fewer when evidence ends it), so the kubelet restarts the daemon once per request.").Default("4").IntVar(&f.failureThreshold)
 	app.Flag("liveness.restart-budget", "Restart requests /-/target/healthy makes for one hang (each after a longer grace) before it stops asking, answers 200 and dispatch_liveness_restart_budget_spent pages a person; restored when a cycle completes.").Default("3").IntVar(&f.restartBudget)
+	app.Flag("liveness.termination-grace", "The daemon pod's terminationGracePeriodSeconds: how long a process the kubelet kills may go on serving. The process after a restart gets its grace from then on.").Default("30s").DurationVar(&f.terminationGrace)
 	app.Flag("liveness.timeout", "Longest /-/target/healthy waits for the daemon. Past it the answer rests on the request still unanswered: a hang under way goes on counting; anything else answers 200. Keep it under the probe's timeoutSeconds.").Default("2s").DurationVar(&f.livenessWait)
 
 	app.Flag("poll.stale-threshold", "Staleness threshold; default (0s): the daemon's, else max(60s, 10 × poll interval).").Default("0s").DurationVar(&f.staleThreshold)
@@ -152,6 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		targets := collector.NewTargets(collector.TargetDefaults{
 			Timeout: f.targetTimeout, StaleThreshold: f.staleThreshold, MaxBodyBytes: int64(f.maxBody), Logger: logger,
 			FailureThreshold:  f.failureThreshold,
+			TerminationGrace:  f.terminationGrace,
 			RestartBudget:     f.restartBudget,
 			DisableKeepAlives: f.configFile != "", // many targets: hold no idle connections
 		})

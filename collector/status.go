@@ -37,6 +37,10 @@ type TargetOptions struct {
 	// hang before it stops asking (restarts are not fixing it). Default
 	// dispatch.DefaultRestartBudget.
 	RestartBudget int
+	// TerminationGrace is how long a process the kubelet kills may go on
+	// serving: the pod's terminationGracePeriodSeconds. Default
+	// dispatch.DefaultTerminationGrace.
+	TerminationGrace time.Duration
 	// MaxBodyBytes caps a status body. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Loop is the loop label of the target's metrics. Default "dispatch".
@@ -160,6 +164,9 @@ func NewTarget(opts TargetOptions) *Target {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.TerminationGrace <= 0 {
+		opts.TerminationGrace = dispatch.DefaultTerminationGrace
+	}
 	if opts.shared == nil {
 		opts.shared = newTargetDescs()
 	}
@@ -172,7 +179,8 @@ func NewTarget(opts TargetOptions) *Target {
 		targetState: &targetState{
 			tracker:     dispatch.NewTracker(opts.StaleThreshold),
 			transitions: dispatch.NewTransitions(log.With(logger, "loop", opts.Loop), nil),
-			policy:      dispatch.RestartPolicy{FailureThreshold: opts.FailureThreshold, Budget: opts.RestartBudget},
+			policy: dispatch.RestartPolicy{FailureThreshold: opts.FailureThreshold, Budget: opts.RestartBudget,
+				TerminationGrace: opts.TerminationGrace},
 		},
 	}
 	return t
@@ -190,7 +198,7 @@ func (t *Target) adopt(old *Target) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.tracker.SetThreshold(t.opts.StaleThreshold)
-	t.policy.FailureThreshold, t.policy.Budget = t.opts.FailureThreshold, t.opts.RestartBudget
+	t.policy.FailureThreshold, t.policy.Budget, t.policy.TerminationGrace = t.opts.FailureThreshold, t.opts.RestartBudget, t.opts.TerminationGrace
 }
 
 // Name is the target's name.
@@ -370,7 +378,11 @@ func (t *Target) Liveness(ctx context.Context, shadow bool) (Probe, dispatch.Liv
 			t.restarts[restartReason(r.obs.Assessment)]++
 		}
 	}
+	if shadow && l.Restart {
+		l.Reason = "shadow mode, would ask: " + l.Reason
+	}
 	if t.last != nil {
+		t.last.liveness = t.livenessSnapshot()
 		t.last.liveness.reason = l.Reason
 	}
 	if l.GaveUp && !shadow {

@@ -23,8 +23,10 @@ func SingleTarget(url string) *Config {
 
 // TargetDefaults apply to every target whose config does not say otherwise.
 type TargetDefaults struct {
-	// FailureThreshold and RestartBudget: see TargetOptions.
+	// FailureThreshold, RestartBudget and TerminationGrace: see
+	// TargetOptions.
 	FailureThreshold int
+	TerminationGrace time.Duration
 	RestartBudget    int
 	Timeout          time.Duration
 	StaleThreshold   time.Duration
@@ -141,6 +143,7 @@ func (s *Targets) build(tc TargetConfig, client *http.Client) *Target {
 		Timeout:          orDefault(tc.Timeout, s.defaults.Timeout),
 		StaleThreshold:   orDefault(tc.StaleThreshold, s.defaults.StaleThreshold),
 		FailureThreshold: s.defaults.FailureThreshold,
+		TerminationGrace: s.defaults.TerminationGrace,
 		RestartBudget:    s.defaults.RestartBudget,
 		MaxBodyBytes:     s.defaults.MaxBodyBytes,
 		Logger:           s.defaults.Logger,

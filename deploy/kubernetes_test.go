@@ -98,6 +98,10 @@ func TestKubernetesDeployment(t *testing.T) {
 	own := exporter.LivenessProbe
 	assert.Less(t, own.PeriodSeconds*own.FailureThreshold, probe.PeriodSeconds*probe.FailureThreshold,
 		"a hung exporter is restarted before the daemon's probe could fail because of it")
+	pod := d.Spec.Template.Spec
+	require.NotNil(t, pod.TerminationGracePeriodSeconds, "the pod states its termination grace")
+	assert.Contains(t, exporter.Args, fmt.Sprintf("--liveness.termination-grace=%ds", *pod.TerminationGracePeriodSeconds),
+		"the process after a restart gets its grace from after the killed one's termination grace")
 	assert.Contains(t, exporter.Args, fmt.Sprintf("--liveness.failure-threshold=%d", probe.FailureThreshold),
 		"one restart request answers the kubelet's failureThreshold of 503s: fewer and a hung daemon is never restarted, more and the new process is shot too")
 }

@@ -14,18 +14,21 @@ import (
 // liveness probes in a row: the kubelet restarts a container after its
 // livenessProbe's failureThreshold failures in a row, so a request whose
 // count matches it restarts the process at most once, however slowly the
-// probes come. Evidence ends a request sooner: a new process (a refusal,
-// timestamps that moved back), a usable answer that no longer says
-// restart, an error that may be the process dying or another starting; so
-// does a pause in the probes longer than maxProbeGap (the container was
-// being restarted). After a request, the process that serves may be the new
-// one, whatever it answers: it gets a grace of threshold × 2^n after the
-// n-th request, counted from when it could first have started (the last
-// answer of the request, or a later refusal), before
-// another request; and a further hang must itself have lasted that long
-// since. After Budget requests that brought no completed cycle back, it
-// stops asking (Spent) until a usable answer shows a completed cycle, which
-// ends the episode and restores the budget.
+// probes come. Evidence ends a request sooner: a new process (a refusal, a
+// cut connection, timestamps that moved back), or a usable answer that no
+// longer says restart; so does a pause in the probes longer than
+// maxProbeGap (the container was being restarted).
+//
+// After a request the process that serves may be the new one, whatever it
+// answers. It gets a grace of threshold × 2^n after the n-th request,
+// counted from when it could first have started: the request's last
+// answer plus the killed process's TerminationGrace, or a later refusal.
+// A further hang must itself have lasted that long, and only fresh
+// evidence about the process that serves asks again (a decision carried
+// over answers that say nothing new may be about the process being
+// replaced). After Budget requests that brought no completed cycle back,
+// it stops asking (Spent) until a usable answer shows a completed cycle,
+// which ends the episode and restores the budget.
 //
 // So, for any history: requests per episode ≤ Budget, restart answers per
 // request ≤ FailureThreshold, and no request rests on less than a threshold
@@ -39,6 +42,11 @@ type RestartPolicy struct {
 	// Budget is how many requests an episode may make. Default
 	// DefaultRestartBudget.
 	Budget int
+	// TerminationGrace is how long a process the kubelet kills may go on
+	// serving (the pod's terminationGracePeriodSeconds): the next process
+	// starts no earlier, and its grace counts from then. Default
+	// DefaultTerminationGrace.
+	TerminationGrace time.Duration
 
 	requests    int       // requests made in this episode
 	answered    int       // restart answers of the request under way; 0: none is under way
@@ -54,6 +62,10 @@ const DefaultFailureThreshold = 4
 
 // DefaultRestartBudget is the default RestartPolicy.Budget.
 const DefaultRestartBudget = 3
+
+// DefaultTerminationGrace is the default RestartPolicy.TerminationGrace:
+// Kubernetes' default terminationGracePeriodSeconds.
+const DefaultTerminationGrace = 30 * time.Second
 
 // maxGraceDoublings caps the back-off: the grace stops growing at
 // threshold × 2^10.
@@ -97,11 +109,15 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 	if p.Budget <= 0 {
 		p.Budget = DefaultRestartBudget
 	}
+	if p.TerminationGrace <= 0 {
+		p.TerminationGrace = DefaultTerminationGrace
+	}
 	a := o.Assessment
 	if o.Progress || o.Completions != p.completions {
 		// A cycle completed (seen by this request or any other since):
 		// whatever was asked worked, or was not needed.
-		p = RestartPolicy{FailureThreshold: p.FailureThreshold, Budget: p.Budget, completions: o.Completions}
+		p = RestartPolicy{FailureThreshold: p.FailureThreshold, Budget: p.Budget, TerminationGrace: p.TerminationGrace,
+			completions: o.Completions}
 	}
 	switch {
 	case p.requests > 0 && o.GoneAt.After(p.graceFrom) && (p.answered == 0 || o.GoneAt.After(p.lastAnswer)):
@@ -116,12 +132,15 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 	}
 	restart, evidenceAt := a.Restart, at
 	if !restart && a.Stale && !o.RestartSaidAt.IsZero() && at.Sub(o.RestartSaidAt) <= recentEvidence(o) &&
-		o.RestartSaidAt.After(p.graceFrom) && (p.answered == 0 || o.RestartSaidAt.After(p.lastAnswer)) {
+		(p.requests == 0 || p.answered > 0 && o.RestartSaidAt.After(p.lastAnswer)) {
 		// This look says nothing new (an answer without the loop's state,
 		// a caller that stopped waiting) and the wedge is carried. A recent
 		// decision said restart, and it is about the process that serves:
-		// it was taken after our last request ended (or, during one, after
-		// its latest answer), so no restart of ours came between.
+		// no restart was asked yet in this episode, or, during a request,
+		// it came after the request's latest answer. After a request the
+		// process that serves may be a new one answering just that way (a
+		// 503 "starting", a probe it is too busy to answer): only fresh
+		// evidence about it counts.
 		restart, evidenceAt = true, o.RestartSaidAt
 		a.Reason += "; a restart was said " + roundAge(at.Sub(o.RestartSaidAt)).String() + " ago"
 	}
@@ -135,9 +154,10 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 		// that replaces the one it restarted.
 		switch {
 		case p.answered >= p.FailureThreshold, at.Sub(p.lastAnswer) > maxProbeGap:
-			// Done: the kubelet has had its count; the new process could
-			// first have started after the last answer.
-			p.answered, p.graceFrom = 0, p.lastAnswer
+			// Done: the kubelet has had its count. The process it kills may
+			// go on serving (hanging) for its termination grace; the new
+			// one could first start after that.
+			p.answered, p.graceFrom = 0, p.lastAnswer.Add(p.TerminationGrace)
 		case a.Evidence != EvidenceUsable || restart:
 			p.answered++
 			p.lastAnswer = at

@@ -87,9 +87,10 @@ const (
 	// wedge is carried (such answers neither make nor end one), and a
 	// process that replaced the wedged one unseen cannot show it ended.
 	excCarriedHidden = "page: carried through answers without the loop's state"
-	// excInverted: a page that resolves while a cycle is in flight whose
-	// start the daemon stamped before its last completion (its clock
-	// stepped back between them): its own stamps say nothing is in flight.
+	// excInverted: a page that resolves, or never comes, while a cycle is
+	// in flight whose start the daemon stamped before its last completion
+	// (its clock stepped back between them): its own stamps say nothing is
+	// in flight.
 	excInverted = "page: the daemon's stamps say its cycle completed"
 	// excIdenticalPage: a page while the serving process has started no
 	// cycle, like the one it replaced, with no request refused between:
@@ -280,6 +281,12 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 				paged = true
 				break
 			}
+		}
+		if !paged && d.invertedAt(s.ref) {
+			// The daemon stamped the hung cycle's start before its last
+			// completion (its clock stepped back): it says it is idle.
+			t.exceptions[excInverted]++
+			continue
 		}
 		if !paged && d.startedUnseen(s.seen, deadline) {
 			t.exceptions[excStartedUnseen]++

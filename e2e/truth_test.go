@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"time"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch"
 )
 
 // span is an interval of fake time; end zero while it lasts.
@@ -223,9 +225,10 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	if n := t.requests[d.episode]; n > 0 {
 		// The documented back-off: after the n-th restart request of an
 		// episode, the process that serves gets threshold × 2^n of grace,
-		// from when it could first have started: the request's last 503,
-		// or a later request refused (nothing listened yet) or cut.
-		from := later(later(t.last503, d.lastRefused), d.lastLost)
+		// from when it could first have started: the request's last 503
+		// and the killed process's termination grace, or a later request
+		// refused (nothing listened yet) or cut.
+		from := later(later(t.last503.Add(dispatch.DefaultTerminationGrace), d.lastRefused), d.lastLost)
 		if p.serving && !p.blockFrom.IsZero() && p.blockFrom.After(from) {
 			// A hang that began after the grace started must itself last
 			// the grace.
