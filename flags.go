@@ -13,7 +13,7 @@ import (
 
 	"github.com/alecthomas/units"
 
-	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/collector/config"
 )
 
 // flagValues are the parsed flags that validate checks beyond what kingpin
@@ -86,8 +86,8 @@ func (f *flagValues) validate() error {
 		{f.terminationGrace <= 0, "liveness.termination-grace", f.terminationGrace, "must be positive: the pod's terminationGracePeriodSeconds"},
 		{f.staleThreshold < 0, "poll.stale-threshold", f.staleThreshold, "must not be negative (0: the daemon's, else max(60s, 10 × poll interval))"},
 		{f.demoInterval <= 0, "demo.poll-interval", f.demoInterval, "must be positive"},
-		{f.targetURLSet && f.configFile != "", "target.url", collector.RedactURL(f.targetURL), "conflicts with --config.file, whose targets replace it; give one or the other"},
-		{f.targetURLSet && f.demo, "target.url", collector.RedactURL(f.targetURL), "conflicts with --demo, which exports its own simulated daemon"},
+		{f.targetURLSet && f.configFile != "", "target.url", config.RedactURL(f.targetURL), "conflicts with --config.file, whose targets replace it; give one or the other"},
+		{f.targetURLSet && f.demo, "target.url", config.RedactURL(f.targetURL), "conflicts with --demo, which exports its own simulated daemon"},
 		{f.configFile != "" && f.demo, "config.file", f.configFile, "conflicts with --demo, which exports its own simulated daemon"},
 	}
 	for _, c := range checks {
@@ -98,8 +98,8 @@ func (f *flagValues) validate() error {
 	if err := validTelemetryPath(f.metricsPath); err != nil {
 		return fmt.Errorf("--web.telemetry-path=%s: %w", f.metricsPath, err)
 	}
-	if err := collector.ValidateTargetURL(f.targetURL); err != nil {
-		return fmt.Errorf("--target.url=%s: %w", collector.RedactURL(f.targetURL), err)
+	if err := config.ValidateTargetURL(f.targetURL); err != nil {
+		return fmt.Errorf("--target.url=%s: %w", config.RedactURL(f.targetURL), err)
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/collector/family"
 	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
@@ -50,7 +50,7 @@ func checkGolden(t *testing.T, name, exposition string) {
 	want, err := os.ReadFile(path)
 	require.NoError(t, err, "run go test -update once to create it")
 	assert.Equal(t, string(want), shape(exposition), "metric families changed: review, then go test -update")
-	known := collector.SeriesNames()
+	known := family.SeriesNames()
 	for _, line := range strings.Split(shape(exposition), "\n") {
 		if name, _, _ := strings.Cut(line, "{"); line != "" && !strings.HasPrefix(line, "#") {
 			name, _, _ = strings.Cut(name, " ")

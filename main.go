@@ -29,7 +29,10 @@ import (
 	slgk "github.com/tjhop/slog-gokit"
 
 	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/collector/config"
+	"github.com/stoneforge/dispatch_exporter/collector/family"
 	"github.com/stoneforge/dispatch_exporter/collector/handler"
+	"github.com/stoneforge/dispatch_exporter/collector/target"
 	"github.com/stoneforge/dispatch_exporter/dispatch/demo"
 )
 
@@ -121,7 +124,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Version:     build.String(),
 		Links:       []web.LandingLinks{{Address: f.metricsPath, Text: "Metrics"}},
 	}
-	var states func(context.Context) []collector.LoopState
+	var states func(context.Context) []family.LoopState
 	if f.demo {
 		d, err := demo.New(demo.Options{Interval: f.demoInterval, StaleThreshold: f.staleThreshold, Logger: logger, StackDumpDir: f.stackDir})
 		if err != nil {
@@ -138,7 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		d.Routes(mux)
 		landing.Links = append(landing.Links, web.LandingLinks{Address: demo.StatusPath, Text: "Status", Description: "the demo daemon in smithy's JSON shape"})
 		landing.ExtraHTML = demoHelp((*webFlags.WebListenAddresses)[0])
-		states = func(context.Context) []collector.LoopState { return lc.States() }
+		states = func(context.Context) []family.LoopState { return lc.States() }
 		if err := d.Start(ctx); err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo", "err", err)
 			return 1
@@ -150,23 +153,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}()
 		level.Info(logger).Log("msg", "demo daemon running", "poll_interval", f.demoInterval)
 	} else {
-		targets := collector.NewTargets(collector.TargetDefaults{
+		targets := target.NewTargets(target.TargetDefaults{
 			Timeout: f.targetTimeout, StaleThreshold: f.staleThreshold, MaxBodyBytes: int64(f.maxBody), Logger: logger,
 			FailureThreshold:  f.failureThreshold,
 			TerminationGrace:  f.terminationGrace,
 			RestartBudget:     f.restartBudget,
 			DisableKeepAlives: f.configFile != "", // many targets: hold no idle connections
 		})
-		reloader := collector.NewReloader(f.configFile, targets, reg, logger)
+		reloader := target.NewReloader(f.configFile, targets, reg, logger)
 		side := &handler.Sidecar{Targets: targets, Self: reg, TimeoutOffset: f.timeoutOffset,
 			LivenessShadow: f.livenessMode == "shadow", LivenessTimeout: f.livenessWait, Logger: logger}
 		if f.configFile == "" {
-			side.Default = collector.DefaultTargetName
-			if err := targets.Apply(collector.SingleTarget(f.targetURL)); err != nil {
+			side.Default = target.DefaultTargetName
+			if err := targets.Apply(target.SingleTarget(f.targetURL)); err != nil {
 				level.Error(logger).Log("msg", "bad --target.url", "err", err)
 				return 2
 			}
-			level.Info(logger).Log("msg", "watching one daemon", "url", collector.RedactURL(f.targetURL))
+			level.Info(logger).Log("msg", "watching one daemon", "url", config.RedactURL(f.targetURL))
 		}
 		if err := reloader.Load(); err != nil {
 			level.Error(logger).Log("msg", "cannot load --config.file", "file", f.configFile, "err", err)
@@ -181,14 +184,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// form starts empty, and the link would only answer 400.
 		probeForm := web.LandingFormInput{Label: "Target", Type: "text", Name: "target", Placeholder: "name"}
 		if f.configFile == "" {
-			probeForm.Value = collector.DefaultTargetName
+			probeForm.Value = target.DefaultTargetName
 			landing.Links = append(landing.Links,
 				web.LandingLinks{Address: "-/target/healthy", Text: "Target health", Description: "liveness probe for the daemon's container"})
 		}
 		landing.Form = web.LandingForm{Action: "/probe", Inputs: []web.LandingFormInput{probeForm}}
 		// The landing page reads a target nothing has read for a
 		// minute, within its timeout.
-		states = func(ctx context.Context) []collector.LoopState {
+		states = func(ctx context.Context) []family.LoopState {
 			ctx, cancel := context.WithTimeout(ctx, f.targetTimeout)
 			defer cancel()
 			return targets.FreshStates(ctx, time.Minute)
@@ -240,9 +243,9 @@ func checkConfig(path string, stdout io.Writer, logger log.Logger) int {
 		level.Error(logger).Log("msg", "--config.check needs --config.file")
 		return 2
 	}
-	cfg, err := collector.LoadConfig(path)
+	cfg, err := config.LoadConfig(path)
 	if err == nil {
-		err = collector.NewTargets(collector.TargetDefaults{}).Apply(cfg)
+		err = target.NewTargets(target.TargetDefaults{}).Apply(cfg)
 	}
 	if err != nil {
 		level.Error(logger).Log("msg", "config is invalid", "file", path, "err", err)
@@ -253,7 +256,7 @@ func checkConfig(path string, stdout io.Writer, logger log.Logger) int {
 }
 
 // reloadOnSIGHUP reloads the config file on each SIGHUP until ctx ends.
-func reloadOnSIGHUP(ctx context.Context, r *collector.Reloader, logger log.Logger) {
+func reloadOnSIGHUP(ctx context.Context, r *target.Reloader, logger log.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -262,7 +265,7 @@ func reloadOnSIGHUP(ctx context.Context, r *collector.Reloader, logger log.Logge
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if err := r.Reload(); errors.Is(err, collector.ErrNoConfigFile) {
+			if err := r.Reload(); errors.Is(err, target.ErrNoConfigFile) {
 				level.Info(logger).Log("msg", "SIGHUP ignored", "reason", err)
 			} // other errors are logged by Reload
 

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v2"
 
-	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/collector/family"
 	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
@@ -104,7 +104,7 @@ func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 // name against what the exporter exports (the golden expositions).
 func TestRulesUseOnlyExportedMetrics(t *testing.T) {
 	t.Parallel()
-	exported := collector.SeriesNames()
+	exported := family.SeriesNames()
 	exported["up"] = true // Prometheus' own
 	query := regexp.MustCompile("printf `([^`]+)`")
 	p := parser.NewParser(parser.Options{})

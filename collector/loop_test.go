@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stoneforge/dispatch_exporter/collector/family/familytest"
+
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -41,11 +43,11 @@ func TestLoopCollectorOutput(t *testing.T) {
 	require.NoError(t, err)
 
 	// Before any cycle: no timestamps at all, never a misleading 0.
-	before := values(t, c)
+	before := familytest.Values(t, c)
 	assert.NotContains(t, before, "dispatch_poll_last_started_seconds")
 	assert.NotContains(t, before, "dispatch_poll_last_completed_seconds")
 	assert.NotContains(t, before, "dispatch_stuck_queue", "the queue has not been reported")
-	assert.Equal(t, 0.0, valueOf(t, before, "dispatch_daemon_running"))
+	assert.Equal(t, 0.0, familytest.ValueOf(t, before, "dispatch_daemon_running"))
 
 	loop.SetQueue(2, 0)
 	require.NoError(t, loop.Start(context.Background()))
@@ -137,17 +139,17 @@ func TestLoopCollectorStaleWhileTheLoopGoroutineIsBlocked(t *testing.T) {
 	<-b.entered
 
 	clock.Add(59 * time.Second)
-	v := values(t, c)
+	v := familytest.Values(t, c)
 	assert.Equal(t, 1.0, v["dispatch_poll_in_flight"])
-	assert.Equal(t, 0.0, valueOf(t, v, "dispatch_poll_stale"))
+	assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_poll_stale"))
 	clock.Add(2 * time.Second)
-	assert.Equal(t, 1.0, values(t, c)["dispatch_poll_stale"], "read at scrape time, not by the blocked loop")
+	assert.Equal(t, 1.0, familytest.Values(t, c)["dispatch_poll_stale"], "read at scrape time, not by the blocked loop")
 
 	close(b.release)
 	require.NoError(t, loop.Stop(context.Background()))
-	v = values(t, c)
-	assert.Equal(t, 0.0, valueOf(t, v, "dispatch_poll_stale"), "stopped is never stale")
-	assert.Equal(t, 0.0, valueOf(t, v, "dispatch_daemon_running"))
+	v = familytest.Values(t, c)
+	assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_poll_stale"), "stopped is never stale")
+	assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_daemon_running"))
 }
 
 func TestLoopCollectorManyLoops(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v2"
 
-	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/collector/family"
 )
 
 func TestCommittedJSONIsGenerated(t *testing.T) {
@@ -104,7 +104,7 @@ func TestQueriesParseAndUseExportedMetrics(t *testing.T) {
 	t.Parallel()
 	d, err := Dispatch()
 	require.NoError(t, err)
-	known := collector.SeriesNames()
+	known := family.SeriesNames()
 	known["ALERTS"] = true
 	labelValues := regexp.MustCompile(`^label_values\((.*), \w+\)$`)
 	p := parser.NewParser(parser.Options{})

@@ -104,8 +104,8 @@ func (e *exposer) gather(c prometheus.Collector) ([]*dto.MetricFamily, error) {
 	return mfs, err
 }
 
-// family is a gathered metric family, and whether its names are all legacy.
-type family struct {
+// gatheredFamily is a gathered metric family, and whether its names are all legacy.
+type gatheredFamily struct {
 	mf     *dto.MetricFamily
 	legacy bool
 	// preamble is the family's HELP and TYPE lines in the text format,
@@ -114,7 +114,7 @@ type family struct {
 }
 
 // collect is gather, telling which families have legacy names only.
-func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
+func (e *exposer) collect(c prometheus.Collector) ([]gatheredFamily, error) {
 	metrics := e.metrics(c)
 	defer func() {
 		clear(metrics) // no metric kept alive by the pool
@@ -126,7 +126,7 @@ func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
 	}
 	var (
 		seen   []entry // a few dozen at most: a slice beats a map
-		fams   []family
+		fams   []gatheredFamily
 		errs   []error
 		pbs    = make([]dto.Metric, len(metrics))          // one allocation for all
 		mfs    = make([]dto.MetricFamily, 0, len(metrics)) // for all families
@@ -177,7 +177,7 @@ func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
 					t = typ.Enum()
 				}
 				mfs = append(mfs, dto.MetricFamily{Name: &head.name, Help: &head.help, Type: t, Unit: head.unit})
-				f := family{mf: &mfs[len(mfs)-1], legacy: head.legacy}
+				f := gatheredFamily{mf: &mfs[len(mfs)-1], legacy: head.legacy}
 				if t == head.typ {
 					f.preamble = head.preamble
 				}
@@ -216,7 +216,7 @@ func (e *exposer) collect(c prometheus.Collector) ([]family, error) {
 			return false
 		})
 	}
-	slices.SortFunc(fams, func(a, b family) int { return strings.Compare(a.mf.GetName(), b.mf.GetName()) })
+	slices.SortFunc(fams, func(a, b gatheredFamily) int { return strings.Compare(a.mf.GetName(), b.mf.GetName()) })
 	return fams, errors.Join(errs...)
 }
 
@@ -402,7 +402,7 @@ func (e *exposer) serve(w http.ResponseWriter, r *http.Request, self prometheus.
 		logger = log.NewNopLogger()
 	}
 	var (
-		fams []family
+		fams []gatheredFamily
 		errs []error
 	)
 	if c != nil {
@@ -534,8 +534,8 @@ func (h headers) WriteHeader(int)             {}
 
 // merge adds gathered families, sorted by name, to collected ones, keeping
 // the order; clash says a name is in both.
-func merge(collected []family, gathered []*dto.MetricFamily) (_ []family, clash bool) {
-	out := make([]family, 0, len(collected)+len(gathered))
+func merge(collected []gatheredFamily, gathered []*dto.MetricFamily) (_ []gatheredFamily, clash bool) {
+	out := make([]gatheredFamily, 0, len(collected)+len(gathered))
 	i := 0
 	for _, mf := range gathered {
 		for i < len(collected) && collected[i].mf.GetName() < mf.GetName() {
@@ -545,7 +545,7 @@ func merge(collected []family, gathered []*dto.MetricFamily) (_ []family, clash 
 		if i < len(collected) && collected[i].mf.GetName() == mf.GetName() {
 			return nil, true
 		}
-		out = append(out, family{mf: mf, legacy: legacyNames(mf)})
+		out = append(out, gatheredFamily{mf: mf, legacy: legacyNames(mf)})
 	}
 	return append(out, collected[i:]...), false
 }
@@ -595,7 +595,7 @@ type negotiated struct {
 // writeText writes a family of gauges, counters or untyped metrics whose
 // names are legacy in the text format, as expfmt.MetricFamilyToText does,
 // and says whether it did (other types are left to expfmt).
-func writeText(buf *bytes.Buffer, f family) bool {
+func writeText(buf *bytes.Buffer, f gatheredFamily) bool {
 	mf := f.mf
 	typ := mf.GetType()
 	if len(mf.Metric) == 0 {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/collector/family"
 	"github.com/stoneforge/dispatch_exporter/dispatch"
 )
 
@@ -18,7 +18,7 @@ import (
 // loop's verdict in words (healthy / stuck / wedged, since when, last
 // error), rendered afresh per request. states gets the request's context:
 // a source may read what it has not read lately (Targets.FreshStates).
-func Landing(cfg web.LandingConfig, states func(context.Context) []collector.LoopState) http.Handler {
+func Landing(cfg web.LandingConfig, states func(context.Context) []family.LoopState) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := cfg
 		c.Links = append([]web.LandingLinks(nil), cfg.Links...) // NewLandingPage edits them
@@ -48,7 +48,7 @@ table.loops td, table.loops th { border: 1px solid #ccc; padding: .3em .6em; tex
 // dispatch.State values. "As of" is when the decision was taken, on our
 // clock, and how long ago; the other times are on the daemon's clock, so
 // none of them is compared with ours.
-func statesHTML(states []collector.LoopState, now time.Time) string {
+func statesHTML(states []family.LoopState, now time.Time) string {
 	var b strings.Builder
 	b.WriteString(`<h3>Dispatch loops</h3><table class="loops"><tr><th>loop</th><th>status</th><th>state</th><th>as of</th><th>wedged since</th><th>no cycle completed for</th><th>queue</th><th>why</th><th>restarts</th><th>last error</th></tr>`)
 	for _, s := range states {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/collector/target"
 )
 
 // Reload serves POST /-/reload: re-read the config file. Another method
@@ -20,7 +20,7 @@ func Reload(reload func() error) http.Handler {
 			return
 		}
 		err := reload()
-		if errors.Is(err, collector.ErrNoConfigFile) {
+		if errors.Is(err, target.ErrNoConfigFile) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}

@@ -1,4 +1,4 @@
-package collector
+package target
 
 import (
 	"context"
@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stoneforge/dispatch_exporter/collector/family"
+	"github.com/stoneforge/dispatch_exporter/collector/family/familytest"
+
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,7 +28,7 @@ import (
 // sample reads a real smithy response from dispatch/smithy/testdata.
 func smithySample(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "dispatch", "smithy", "testdata", "samples", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "dispatch", "smithy", "testdata", "samples", name))
 	require.NoError(t, err)
 	return string(b)
 }
@@ -85,12 +88,12 @@ func newTestTarget(t *testing.T, url string, logs *dispatchtest.Logs, opts ...fu
 	return NewTarget(o)
 }
 
-func probe(t *testing.T, tgt *Target) (map[string]float64, LoopState, time.Duration) {
+func probe(t *testing.T, tgt *Target) (map[string]float64, family.LoopState, time.Duration) {
 	t.Helper()
 	start := time.Now()
 	p := tgt.Probe(context.Background())
 	took := time.Since(start)
-	return values(t, p), p.State(), took
+	return familytest.Values(t, p), p.State(), took
 }
 
 func TestTargetFaults(t *testing.T) {
@@ -143,17 +146,17 @@ func TestTargetFaults(t *testing.T) {
 			tgt := newTestTarget(t, c.url(t), &logs)
 			for range 3 {
 				v, st, took := probe(t, tgt)
-				assert.Equal(t, 0.0, valueOf(t, v, "dispatch_up"))
+				assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_up"))
 				assert.Equal(t, stateDown, string(st.State))
 				assert.NotEmpty(t, st.Error)
 				assert.Less(t, took, time.Second, "never slower than the timeout (300ms)")
 				require.Contains(t, v, "dispatch_poll_stale", "a decision is exported: DOWN")
-				assert.Equal(t, 0.0, valueOf(t, v, "dispatch_poll_stale"), "a failed request is no evidence of a hung loop")
+				assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_poll_stale"), "a failed request is no evidence of a hung loop")
 				assert.False(t, st.Restart, "and no reason to restart the daemon")
 			}
 			v, _, _ := probe(t, tgt)
 			assert.Equal(t, 4.0, v["dispatch_status_request_failures_total{reason="+c.reason+"}"], "counted under %s: %v", c.reason, v)
-			for _, r := range FailureReasons() {
+			for _, r := range family.Reasons() {
 				assert.Contains(t, v, "dispatch_status_request_failures_total{reason="+r+"}", "every reason starts at 0")
 			}
 			assert.Equal(t, 1, logs.Count("status request failing"), "logged once per state change: %s", logs.String())
@@ -188,7 +191,7 @@ func TestTargetSamples(t *testing.T) {
 				assert.Equal(t, w, v[k], k)
 			}
 			require.Contains(t, v, "dispatch_status_request_failures_total{reason=decode}")
-			assert.Equal(t, 0.0, valueOf(t, v, "dispatch_status_request_failures_total{reason=decode}"))
+			assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_status_request_failures_total{reason=decode}"))
 		})
 	}
 }
@@ -254,7 +257,7 @@ dispatch_up{loop="dispatch"} 1
 		"dispatch_poll_last_started_seconds", "dispatch_poll_stale", "dispatch_poll_stale_threshold_seconds",
 		"dispatch_rate_limit_paused", "dispatch_ready_unassigned_tasks", "dispatch_status_request_failures_total",
 		"dispatch_stuck_queue", "dispatch_up"))
-	v := values(t, p)
+	v := familytest.Values(t, p)
 	assert.NotContains(t, v, "dispatch_rate_limit_soonest_reset_seconds", "absent when none")
 	assert.NotContains(t, v, "dispatch_poll_cycles_total", "a status endpoint does not count cycles")
 	assert.Contains(t, v, "dispatch_status_request_duration_seconds")
@@ -286,20 +289,20 @@ func TestTargetTurnsStaleWhenTheEndpointHangsForAThreshold(t *testing.T) {
 			srv.Hang() // the daemon's whole HTTP server hangs
 			clock.Add(5 * time.Second)
 			v, st, _ = probe(t, tgt) // the first unanswered request
-			assert.Equal(t, 0.0, valueOf(t, v, "dispatch_up"))
+			assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_up"))
 			assert.Equal(t, "down", string(st.State))
 			assert.NotContains(t, v, "dispatch_stuck_queue", "the queue is unknown while down")
 
 			clock.Add(59 * time.Second)
 			v, st, _ = probe(t, tgt)
 			require.Contains(t, v, "dispatch_poll_stale")
-			assert.Equal(t, 0.0, valueOf(t, v, "dispatch_poll_stale"), "hung 59s: it may be a new process starting")
+			assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_poll_stale"), "hung 59s: it may be a new process starting")
 			assert.Equal(t, "down", string(st.State), st.Reason)
 			assert.False(t, st.Restart)
 
 			clock.Add(2 * time.Second)
 			v, st, _ = probe(t, tgt)
-			assert.Equal(t, 0.0, valueOf(t, v, "dispatch_up"))
+			assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_up"))
 			assert.Equal(t, 1.0, v["dispatch_poll_stale"], "hung 61s: stale although the endpoint hangs")
 			assert.Equal(t, "wedged", string(st.State))
 			assert.True(t, st.Restart)
@@ -324,7 +327,7 @@ func TestTargetConcurrentScrapesShareOneRequest(t *testing.T) {
 	var wg sync.WaitGroup
 	ups := make(chan float64, 10)
 	for range 10 {
-		wg.Go(func() { ups <- values(t, tgt.Probe(context.Background()))["dispatch_up"] })
+		wg.Go(func() { ups <- familytest.Values(t, tgt.Probe(context.Background()))["dispatch_up"] })
 	}
 	require.Eventually(t, func() bool { return hits.Load() == 1 }, 5*time.Second, time.Millisecond)
 	time.Sleep(20 * time.Millisecond) // let the other nine join
@@ -346,9 +349,9 @@ func TestTargetScrapeDeadlineShorterThanTimeout(t *testing.T) {
 	start := time.Now()
 	p := tgt.Probe(ctx)
 	assert.Less(t, time.Since(start), 400*time.Millisecond, "the caller stops waiting at its own deadline")
-	v := values(t, p)
-	assert.Equal(t, 0.0, valueOf(t, v, "dispatch_up"))
-	assert.Equal(t, 0.0, valueOf(t, v, "dispatch_status_request_failures_total{reason=timeout}"), "the request goes on: not failed yet")
+	v := familytest.Values(t, p)
+	assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_up"))
+	assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_status_request_failures_total{reason=timeout}"), "the request goes on: not failed yet")
 	assert.Equal(t, "unknown", string(p.State().State), "no evidence yet")
 	require.Eventually(t, func() bool {
 		return tgt.State().Error != "" && strings.Contains(tgt.State().Reason, "no answer")
@@ -378,9 +381,9 @@ func TestTargetSharedRequestOutlivesTheCallerThatStartedIt(t *testing.T) {
 	require.Eventually(t, func() bool { return hits.Load() == 1 }, time.Second, time.Millisecond)
 	long, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
-	v := values(t, tgt.Probe(long))
+	v := familytest.Values(t, tgt.Probe(long))
 	assert.Equal(t, 1.0, v["dispatch_up"], "the scrape gets the shared answer")
-	assert.Equal(t, 0.0, valueOf(t, values(t, <-first), "dispatch_up"), "the short caller gave up")
+	assert.Equal(t, 0.0, familytest.ValueOf(t, familytest.Values(t, <-first), "dispatch_up"), "the short caller gave up")
 	assert.Equal(t, int64(1), hits.Load(), "one request for both")
 	assert.Equal(t, 0, logs.Count("status request failing"), logs.String())
 }
@@ -409,7 +412,7 @@ func TestTargetTinyDeadlinesCannotFailOthers(t *testing.T) {
 	})
 	for range 10 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		v := values(t, tgt.Probe(ctx))
+		v := familytest.Values(t, tgt.Probe(ctx))
 		cancel()
 		assert.Equal(t, 1.0, v["dispatch_up"])
 	}
@@ -440,7 +443,7 @@ func TestTargetOddStatusesLogOnce(t *testing.T) {
 				v, st, _ := probe(t, tgt)
 				assert.Equal(t, up[name], v["dispatch_up"], "a health-less answer is unusable")
 				require.Contains(t, v, "dispatch_poll_stale")
-				assert.Equal(t, 0.0, valueOf(t, v, "dispatch_poll_stale"))
+				assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_poll_stale"))
 				assert.NotEqual(t, "wedged", string(st.State))
 				for _, a := range c.absent {
 					assert.NotContains(t, v, a)
@@ -501,7 +504,7 @@ func TestFewTargetsKeepTheirConnections(t *testing.T) {
 	tgt, ok := targets.Get(DefaultTargetName)
 	require.True(t, ok)
 	for range 3 {
-		require.Equal(t, 1.0, values(t, tgt.Probe(context.Background()))["dispatch_up"])
+		require.Equal(t, 1.0, familytest.Values(t, tgt.Probe(context.Background()))["dispatch_up"])
 	}
 	assert.Equal(t, int64(1), conns.Load(), "three probes, one connection")
 }
@@ -570,7 +573,7 @@ func TestTargetSlowerThanTheScrapeIsSaidOnce(t *testing.T) {
 	tgt := newTestTarget(t, srv.URL, &logs, func(o *TargetOptions) { o.Timeout = time.Second })
 	for range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		assert.Equal(t, 0.0, valueOf(t, values(t, tgt.Probe(ctx)), "dispatch_up"))
+		assert.Equal(t, 0.0, familytest.ValueOf(t, familytest.Values(t, tgt.Probe(ctx)), "dispatch_up"))
 		cancel()
 		require.Eventually(t, func() bool { return tgt.State().Up }, 2*time.Second, 10*time.Millisecond, "the request decides")
 	}

@@ -1,4 +1,4 @@
-package collector
+package target
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/stoneforge/dispatch_exporter/collector"
+	"github.com/stoneforge/dispatch_exporter/collector/family/familytest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,7 +33,7 @@ func TestSidecarMatchesInProcess(t *testing.T) {
 	require.NoError(t, d.Start(context.Background()))
 	defer func() { require.NoError(t, d.Shutdown(context.Background())) }()
 
-	inProcess, err := NewLoopCollector(d.Loop())
+	inProcess, err := collector.NewLoopCollector(d.Loop())
 	require.NoError(t, err)
 	var logs dispatchtest.Logs
 	sidecar := newTestTarget(t, srv.URL+demo.StatusPath, &logs, func(o *TargetOptions) { o.Timeout = 2 * time.Second })
@@ -41,7 +44,7 @@ func TestSidecarMatchesInProcess(t *testing.T) {
 	compare := func(state string) {
 		t.Helper()
 		side, sideState, _ := probe(t, sidecar)
-		own := values(t, inProcess)
+		own := familytest.Values(t, inProcess)
 		for _, name := range shared {
 			require.Contains(t, own, name, "%s: in process", state)
 			require.Contains(t, side, name, "%s: sidecar", state)

@@ -1,4 +1,4 @@
-package collector
+package target
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stoneforge/dispatch_exporter/collector/family/familytest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -152,7 +154,7 @@ func TestNoSuchHostEndsAWedge(t *testing.T) {
 		p := tgt.Probe(context.Background())
 		st := p.State()
 		if i == 19 {
-			t.Logf("after 10 minutes of 'no such host': evidence %s, state %s, stale %v: %s", st.Evidence, st.State, values(t, p)["dispatch_poll_stale"], st.Reason)
+			t.Logf("after 10 minutes of 'no such host': evidence %s, state %s, stale %v: %s", st.Evidence, st.State, familytest.Values(t, p)["dispatch_poll_stale"], st.Reason)
 		}
 		if st.State != dispatch.StateDown {
 			wedged++
@@ -186,7 +188,7 @@ func TestShadowModeChangesOnlyTheLivenessAnswer(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			p := tgt.Probe(context.Background())
 			states = append(states, p.State().State)
-			stale = append(stale, values(t, p)["dispatch_poll_stale"])
+			stale = append(stale, familytest.Values(t, p)["dispatch_poll_stale"])
 			fd.now = fd.now.Add(15 * time.Second)
 		}
 		return states, stale

@@ -1,4 +1,4 @@
-package collector
+package target
 
 import (
 	"context"
@@ -8,8 +8,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stoneforge/dispatch_exporter/collector/config"
+	"github.com/stoneforge/dispatch_exporter/collector/family"
+
 	"github.com/go-kit/log"
-	"github.com/prometheus/common/config"
+	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 )
 
@@ -17,8 +20,8 @@ import (
 const DefaultTargetName = "default"
 
 // SingleTarget is the config of one target given by --target.url.
-func SingleTarget(url string) *Config {
-	return &Config{Targets: []TargetConfig{{Name: DefaultTargetName, URL: url, HTTPClientConfig: config.DefaultHTTPClientConfig}}}
+func SingleTarget(url string) *config.Config {
+	return &config.Config{Targets: []config.TargetConfig{{Name: DefaultTargetName, URL: url, HTTPClientConfig: promconfig.DefaultHTTPClientConfig}}}
 }
 
 // TargetDefaults apply to every target whose config does not say otherwise.
@@ -53,7 +56,7 @@ type Targets struct {
 	mu      sync.RWMutex
 	list    []*Target
 	byName  map[string]*Target
-	configs map[string]TargetConfig
+	configs map[string]config.TargetConfig
 }
 
 // NewTargets returns an empty set.
@@ -61,25 +64,25 @@ func NewTargets(d TargetDefaults) *Targets {
 	if d.Logger == nil {
 		d.Logger = log.NewNopLogger()
 	}
-	return &Targets{defaults: d, descs: newTargetDescs(), configs: map[string]TargetConfig{}}
+	return &Targets{defaults: d, descs: newTargetDescs(), configs: map[string]config.TargetConfig{}}
 }
 
 // Apply builds the targets of cfg. On error nothing changes.
-func (s *Targets) Apply(cfg *Config) error {
+func (s *Targets) Apply(cfg *config.Config) error {
 	s.mu.RLock()
 	old, oldConfigs := s.byName, s.configs
 	s.mu.RUnlock()
 
 	list := make([]*Target, 0, len(cfg.Targets))
 	byName := make(map[string]*Target, len(cfg.Targets))
-	configs := make(map[string]TargetConfig, len(cfg.Targets))
+	configs := make(map[string]config.TargetConfig, len(cfg.Targets))
 	var clients clientCache
 	for _, tc := range cfg.Targets {
 		t, ok := old[tc.Name]
 		if !ok || !reflect.DeepEqual(oldConfigs[tc.Name], tc) {
 			client, err := clients.get(tc.HTTPClientConfig, s.defaults.DisableKeepAlives && len(cfg.Targets) > keepAliveTargets)
 			if err != nil {
-				return fmt.Errorf("target %s: http client: %w", tc.Name, redactErrorText(err))
+				return fmt.Errorf("target %s: http client: %w", tc.Name, config.RedactErrorText(err))
 			}
 			prev := t
 			t = s.build(tc, client)
@@ -108,11 +111,11 @@ const keepAliveTargets = 32
 // are equal: a thousand targets with the default config hold one transport,
 // not a thousand.
 type clientCache []struct {
-	cfg    config.HTTPClientConfig
+	cfg    promconfig.HTTPClientConfig
 	client *http.Client
 }
 
-func (c *clientCache) get(cfg config.HTTPClientConfig, noKeepAlive bool) (*http.Client, error) {
+func (c *clientCache) get(cfg promconfig.HTTPClientConfig, noKeepAlive bool) (*http.Client, error) {
 	for _, e := range *c {
 		if reflect.DeepEqual(e.cfg, cfg) {
 			return e.client, nil
@@ -120,22 +123,22 @@ func (c *clientCache) get(cfg config.HTTPClientConfig, noKeepAlive bool) (*http.
 	}
 	// The User-Agent is set by fetchStatus: config.WithUserAgent would
 	// clone every request to set it.
-	var opts []config.HTTPClientOption
+	var opts []promconfig.HTTPClientOption
 	if noKeepAlive {
-		opts = append(opts, config.WithKeepAlivesDisabled())
+		opts = append(opts, promconfig.WithKeepAlivesDisabled())
 	}
-	client, err := config.NewClientFromConfig(cfg, "dispatch_exporter", opts...)
+	client, err := promconfig.NewClientFromConfig(cfg, "dispatch_exporter", opts...)
 	if err != nil {
 		return nil, err
 	}
 	*c = append(*c, struct {
-		cfg    config.HTTPClientConfig
+		cfg    promconfig.HTTPClientConfig
 		client *http.Client
 	}{cfg, client})
 	return client, nil
 }
 
-func (s *Targets) build(tc TargetConfig, client *http.Client) *Target {
+func (s *Targets) build(tc config.TargetConfig, client *http.Client) *Target {
 	return NewTarget(TargetOptions{
 		Name:             tc.Name,
 		URL:              tc.URL,
@@ -179,11 +182,11 @@ func (s *Targets) Names() []string {
 }
 
 // States describes each target's latest verdict in words, in config order.
-func (s *Targets) States() []LoopState {
+func (s *Targets) States() []family.LoopState {
 	s.mu.RLock()
 	list := s.list
 	s.mu.RUnlock()
-	out := make([]LoopState, len(list))
+	out := make([]family.LoopState, len(list))
 	for i, t := range list {
 		out[i] = t.State()
 	}
@@ -199,11 +202,11 @@ const landingProbes = 16
 // read first, up to landingProbes at a time, within ctx; a read that ctx
 // cuts short shows what it decided on the request still in flight. The
 // page then shows the daemon as it is, not UNKNOWN until a scrape comes.
-func (s *Targets) FreshStates(ctx context.Context, maxAge time.Duration) []LoopState {
+func (s *Targets) FreshStates(ctx context.Context, maxAge time.Duration) []family.LoopState {
 	s.mu.RLock()
 	list := s.list
 	s.mu.RUnlock()
-	out := make([]LoopState, len(list))
+	out := make([]family.LoopState, len(list))
 	sem := make(chan struct{}, landingProbes)
 	var wg sync.WaitGroup
 	now := s.now()

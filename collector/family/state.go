@@ -1,4 +1,4 @@
-package collector
+package family
 
 import (
 	"time"
@@ -49,7 +49,9 @@ type LoopState struct {
 	ObservedAt time.Time
 }
 
-func newLoopState(name string, h *dispatch.Health, a dispatch.Assessment, err error, at time.Time) LoopState {
+// NewLoopState describes a decision in words, as the landing page and the
+// liveness endpoint show it.
+func NewLoopState(name string, h *dispatch.Health, a dispatch.Assessment, err error, at time.Time) LoopState {
 	s := LoopState{Name: name, Up: a.Up, State: a.State, Evidence: a.Evidence, Reason: a.Reason,
 		Restart: a.Restart, SinceCompleted: a.Verdict.SinceCompleted, ObservedAt: at}
 	if a.Stale {

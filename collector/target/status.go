@@ -1,4 +1,4 @@
-package collector
+package target
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/stoneforge/dispatch_exporter/collector/config"
+	"github.com/stoneforge/dispatch_exporter/collector/family"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -55,27 +58,24 @@ type TargetOptions struct {
 	shared *targetDescs
 }
 
-// targetDescs are a target's descriptors: the shared families and the
-// status endpoint's own.
+// targetDescs are what every target shares: the families' descriptors and
+// each loop name's label pairs (a thousand targets of loop "dispatch" share
+// one set).
 type targetDescs struct {
-	loop   *descs
-	status *statusDescs
-	labels sync.Map // loop name → *loopLabels: a thousand targets of loop "dispatch" share one set
+	set    *family.Set
+	labels sync.Map // loop name → *family.Labels
 }
 
 // labelsOf returns the shared label pairs of loop.
-func (d *targetDescs) labelsOf(loop string) *loopLabels {
+func (d *targetDescs) labelsOf(loop string) *family.Labels {
 	if l, ok := d.labels.Load(loop); ok {
-		return l.(*loopLabels)
+		return l.(*family.Labels)
 	}
-	l, _ := d.labels.LoadOrStore(loop, newLoopLabels(loop))
-	return l.(*loopLabels)
+	l, _ := d.labels.LoadOrStore(loop, family.NewLabels(loop))
+	return l.(*family.Labels)
 }
 
-func newTargetDescs() *targetDescs {
-	var names descNames
-	return &targetDescs{loop: newDescs(&names), status: newStatusDescs(&names)}
-}
+func newTargetDescs() *targetDescs { return &targetDescs{set: family.NewSet()} }
 
 // Target reads one daemon's status endpoint at scrape time and judges its
 // loop itself, through the evidence model of dispatch.Tracker and
@@ -86,7 +86,7 @@ type Target struct {
 	opts   TargetOptions
 	descs  *targetDescs
 	logger log.Logger
-	labels *loopLabels
+	labels *family.Labels
 
 	// What is known of the daemon; shared with the target that replaces
 	// this one on a reload that kept its URL (see adopt).
@@ -112,17 +112,8 @@ type targetState struct {
 	episode     bool // a liveness episode is being reported (enforce: 503s; shadow: would-be 503s until the wedge ends)
 }
 
-// The reasons of dispatch_liveness_restart_requests_total.
-const (
-	RestartReasonHang  = "hang"  // the daemon's HTTP server hangs
-	RestartReasonStale = "stale" // its answers show a wedged loop
-)
-
 // restartCounts counts restart requests: [0] hang, [1] stale.
 type restartCounts [2]uint64
-
-// restartReasons lists the reasons in the order of restartCounts.
-func restartReasons() [2]string { return [2]string{RestartReasonHang, RestartReasonStale} }
 
 // livenessSnapshot is what a probe's metrics show of the restart policy.
 type livenessSnapshot struct {
@@ -329,12 +320,12 @@ func failureReason(err error) string {
 
 // State is the target's latest decision in words, without probing, with
 // when it was taken.
-func (t *Target) State() LoopState {
+func (t *Target) State() family.LoopState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.last == nil {
 		a := dispatch.Decide(dispatch.Look{})
-		return newLoopState(t.opts.Name, nil, a, nil, time.Time{})
+		return family.NewLoopState(t.opts.Name, nil, a, nil, time.Time{})
 	}
 	s := t.last.state(t.opts.Name)
 	if s.State == dispatch.StateStuck {
@@ -343,8 +334,8 @@ func (t *Target) State() LoopState {
 	return s
 }
 
-func (r probeResult) state(name string) LoopState {
-	s := newLoopState(name, r.obs.Health, r.obs.Assessment, r.err, r.at)
+func (r probeResult) state(name string) family.LoopState {
+	s := family.NewLoopState(name, r.obs.Health, r.obs.Assessment, r.err, r.at)
 	s.Liveness, s.RestartRequests, s.RestartBudgetSpent = r.liveness.reason, r.liveness.requests, r.liveness.spent
 	return s
 }
@@ -357,7 +348,7 @@ type Probe struct {
 }
 
 // State is the probe's decision in words.
-func (p Probe) State() LoopState { return p.result.state(p.target.opts.Name) }
+func (p Probe) State() family.LoopState { return p.result.state(p.target.opts.Name) }
 
 // Liveness probes the target within ctx and answers the daemon's liveness
 // probe from the probe's decision, through the target's restart policy
@@ -422,18 +413,16 @@ func restartReason(a dispatch.Assessment) int {
 }
 
 // Describe implements prometheus.Collector.
-func (p Probe) Describe(ch chan<- *prometheus.Desc) {
-	p.target.descs.loop.describe(ch)
-	p.target.descs.status.describe(ch)
-}
+func (p Probe) Describe(ch chan<- *prometheus.Desc) { p.target.descs.set.Describe(ch, true) }
 
 // Collect implements prometheus.Collector: the probe's snapshot, nothing
 // read live.
 func (p Probe) Collect(ch chan<- prometheus.Metric) {
 	t, r := p.target, p.result
-	t.descs.loop.collect(ch, sample{loop: t.opts.Loop, labels: t.labels, health: r.obs.Health, assessment: r.obs.Assessment})
-	t.descs.status.collect(ch, t.labels, r)
+	t.descs.set.Collect(ch, family.Sample{Labels: t.labels, Health: r.obs.Health, Assessment: r.obs.Assessment,
+		Status: &family.Status{Duration: r.duration, Failures: r.failures, Restarts: r.liveness.restarts,
+			BudgetSpent: r.liveness.spent, Body: r.status}})
 }
 
 // redact hides user info and query values in a URL, for logs.
-func redact(raw string) string { return RedactURL(raw) }
+func redact(raw string) string { return config.RedactURL(raw) }

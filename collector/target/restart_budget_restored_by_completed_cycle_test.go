@@ -1,4 +1,4 @@
-package collector
+package target
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/stoneforge/dispatch_exporter/collector/family/familytest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -74,7 +76,7 @@ func TestACompletedCycleSeenByAScrapeRestoresTheRestartBudget(t *testing.T) {
 
 	mode = wedged
 	run(0, time.Hour, nil)
-	require.Equal(t, 1.0, valueOf(t, values(t, tgt.Probe(ctx)), "dispatch_liveness_restart_budget_spent"), "nobody restarted it: budget spent")
+	require.Equal(t, 1.0, familytest.ValueOf(t, familytest.Values(t, tgt.Probe(ctx)), "dispatch_liveness_restart_budget_spent"), "nobody restarted it: budget spent")
 
 	// The fix: cycles every 30s from fixedAt, each completing a second after it starts.
 	fixedAt := t0.Add(time.Hour)
@@ -89,7 +91,7 @@ func TestACompletedCycleSeenByAScrapeRestoresTheRestartBudget(t *testing.T) {
 	run(time.Hour, time.Hour+10*time.Minute, nil)
 	p := tgt.Probe(ctx)
 	require.Equal(t, dispatch.StateHealthy, p.State().State)
-	assert.Zero(t, valueOf(t, values(t, p), "dispatch_liveness_restart_budget_spent"),
+	assert.Zero(t, familytest.ValueOf(t, familytest.Values(t, p), "dispatch_liveness_restart_budget_spent"),
 		"ten minutes of completed cycles: the budget is restored and DispatchRestartsNotHelping resolves")
 
 	// It wedges again.

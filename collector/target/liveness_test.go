@@ -1,4 +1,4 @@
-package collector
+package target
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stoneforge/dispatch_exporter/collector/config"
+	"github.com/stoneforge/dispatch_exporter/collector/family/familytest"
 
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
@@ -68,17 +71,17 @@ func TestAHangThatGoesOnStaysWedgedWhateverLivenessAnswered(t *testing.T) {
 				} else {
 					p, _ = tgt.Liveness(context.Background(), shadow)
 				}
-				stale := valueOf(t, values(t, p), "dispatch_poll_stale") == 1
+				stale := familytest.ValueOf(t, familytest.Values(t, p), "dispatch_poll_stale") == 1
 				if judged && !stale {
 					flips++
 				}
 				judged = judged || stale
-				spent = valueOf(t, values(t, p), "dispatch_liveness_restart_budget_spent")
+				spent = familytest.ValueOf(t, familytest.Values(t, p), "dispatch_liveness_restart_budget_spent")
 			}
 			assert.True(t, judged, "the hang was judged a wedge")
 			assert.Zero(t, flips, "one page for one hang: dispatch_poll_stale never fell back to 0")
-			v := values(t, tgt.Probe(context.Background()))
-			requests := valueOf(t, v, `dispatch_liveness_restart_requests_total{reason=hang}`)
+			v := familytest.Values(t, tgt.Probe(context.Background()))
+			requests := familytest.ValueOf(t, v, `dispatch_liveness_restart_requests_total{reason=hang}`)
 			if shadow {
 				assert.Zero(t, requests, "shadow mode makes no request")
 				assert.Zero(t, spent)
@@ -94,7 +97,7 @@ func TestAHangThatGoesOnStaysWedgedWhateverLivenessAnswered(t *testing.T) {
 			p, l := tgt.Liveness(context.Background(), shadow)
 			assert.Equal(t, dispatch.StateHealthy, p.State().State, "the daemon answers a completed cycle: the wedge ends on evidence")
 			assert.False(t, l.Restart)
-			assert.Zero(t, valueOf(t, values(t, tgt.Probe(context.Background())), "dispatch_liveness_restart_budget_spent"), "a completed cycle restores the budget")
+			assert.Zero(t, familytest.ValueOf(t, familytest.Values(t, tgt.Probe(context.Background())), "dispatch_liveness_restart_budget_spent"), "a completed cycle restores the budget")
 		})
 	}
 }
@@ -111,7 +114,7 @@ func TestReloadKeepsWhatItKnowsOfTheSameURL(t *testing.T) {
 	t.Cleanup(srv.Close)
 	var logs dispatchtest.Logs
 	targets := NewTargets(TargetDefaults{Timeout: time.Second, Logger: logs.Logger()})
-	cfg := func(url string, timeout time.Duration) *Config {
+	cfg := func(url string, timeout time.Duration) *config.Config {
 		c := SingleTarget(url)
 		c.Targets[0].Timeout = model.Duration(timeout)
 		return c
@@ -158,7 +161,7 @@ func TestLivenessThatGivesUpNeverAnswersFromAnEarlierDecision(t *testing.T) {
 	defer cancel()
 	p, l := tgt.Liveness(ctx, false)
 	assert.False(t, l.Restart, "no 503 on evidence about a process that may no longer serve: %s", l.Reason)
-	assert.Zero(t, valueOf(t, values(t, p), "dispatch_up"), "this caller read nothing")
+	assert.Zero(t, familytest.ValueOf(t, familytest.Values(t, p), "dispatch_up"), "this caller read nothing")
 	require.Eventually(t, func() bool { return tgt.State().State == dispatch.StateHealthy }, 2*time.Second, 10*time.Millisecond,
 		"the request goes on and decides")
 	assert.Zero(t, logs.Count("after a scrape stopped waiting"), "a liveness probe that stops waiting is no scrape misconfigured")

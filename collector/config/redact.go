@@ -1,4 +1,4 @@
-package collector
+package config
 
 import (
 	"encoding/base64"
@@ -47,10 +47,10 @@ func redactURL(u *url.URL) *url.URL {
 	return &r
 }
 
-// redactErr hides the URL a *url.Error carries (net/http's client errors
+// RedactError hides the URL a *url.Error carries (net/http's client errors
 // and url.Parse's embed the whole URL, password and query included), in
 // place, keeping the chain for errors.Is and errors.As.
-func redactErr(err error) error {
+func RedactError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		ue.URL = RedactURL(ue.URL)
@@ -88,18 +88,18 @@ func (e redactedError) Error() string { return RedactText(e.err.Error()) }
 
 func (e redactedError) Unwrap() error { return e.err }
 
-// redactErrorText wraps err so that its text never shows a URL's secrets.
-func redactErrorText(err error) error {
+// RedactErrorText wraps err so that its text never shows a URL's secrets.
+func RedactErrorText(err error) error {
 	if err == nil {
 		return nil
 	}
 	return redactedError{err}
 }
 
-// urlSecrets lists the secrets of a target URL as they could come back in
+// URLSecrets lists the secrets of a target URL as they could come back in
 // a body that echoes the request: the password, the user info in Basic
 // auth form, and every query value.
-func urlSecrets(raw string) []string {
+func URLSecrets(raw string) []string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil
@@ -117,9 +117,9 @@ func urlSecrets(raw string) []string {
 	return out
 }
 
-// scrub replaces every secret of the target URL in text, and redacts the
+// Scrub replaces every secret of the target URL in text, and redacts the
 // URLs in it.
-func scrub(text string, secrets []string) string {
+func Scrub(text string, secrets []string) string {
 	for _, s := range secrets {
 		if len(s) >= 3 { // shorter would blank out ordinary words
 			text = strings.ReplaceAll(text, s, redacted)

@@ -1,4 +1,4 @@
-package collector
+package target
 
 import (
 	"context"
@@ -14,50 +14,41 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/stoneforge/dispatch_exporter/collector/config"
+	"github.com/stoneforge/dispatch_exporter/collector/family"
+
 	"github.com/prometheus/common/version"
 
 	"github.com/stoneforge/dispatch_exporter/dispatch"
 	"github.com/stoneforge/dispatch_exporter/dispatch/smithy"
 )
 
-// The reasons of dispatch_status_request_failures_total.
+// The reasons a status request fails, as dispatch_status_request_failures_total
+// counts them (family.Reasons).
 const (
-	ReasonTimeout    = "timeout"     // no answer within the timeout
-	ReasonConnect    = "connect"     // refused, unresolvable, unreachable
-	ReasonTLS        = "tls"         // handshake or certificate failure
-	ReasonHTTPStatus = "http_status" // answered, but not 2xx
-	ReasonDecode     = "decode"      // the body is not a status
-	ReasonTooLarge   = "too_large"   // the body exceeds the cap
-	ReasonOther      = "other"       // anything else (connection reset, ...)
+	ReasonTimeout    = family.ReasonTimeout
+	ReasonConnect    = family.ReasonConnect
+	ReasonTLS        = family.ReasonTLS
+	ReasonHTTPStatus = family.ReasonHTTPStatus
+	ReasonDecode     = family.ReasonDecode
+	ReasonTooLarge   = family.ReasonTooLarge
+	ReasonOther      = family.ReasonOther
 )
 
-// FailureReasons lists every reason, so counters start at 0.
-func FailureReasons() []string {
-	r := reasons()
-	return r[:]
-}
-
-// numReasons is how many reasons there are.
-const numReasons = 7
-
-// reasons lists them as an array: no allocation per scrape.
-func reasons() [numReasons]string {
-	return [numReasons]string{ReasonTimeout, ReasonConnect, ReasonTLS, ReasonHTTPStatus, ReasonDecode, ReasonTooLarge, ReasonOther}
-}
-
 // failureCounts counts failed status requests by reason, in the order of
-// reasons(): a value, copied into each probe's snapshot without allocating.
-type failureCounts [numReasons]uint64
+// family.Reasons: a value, copied into each probe's snapshot without
+// allocating.
+type failureCounts [family.NumReasons]uint64
 
 // add counts one failure of reason (unknown reasons count as other).
 func (c *failureCounts) add(reason string) {
-	for i, r := range reasons() {
+	for i, r := range family.Reasons() {
 		if r == reason {
 			c[i]++
 			return
 		}
 	}
-	c[numReasons-1]++
+	c[family.NumReasons-1]++
 }
 
 // DefaultMaxBodyBytes caps a status body: smithy's are under 1 KiB.
@@ -104,7 +95,7 @@ func (e *FetchError) connectionLost() bool {
 func fetchStatus(ctx context.Context, client *http.Client, url string, maxBody int64) (*smithy.Status, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, &FetchError{ReasonOther, fmt.Errorf("build request: %w", redactErr(err))}
+		return nil, &FetchError{ReasonOther, fmt.Errorf("build request: %w", config.RedactError(err))}
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
@@ -127,16 +118,16 @@ func fetchStatus(ctx context.Context, client *http.Client, url string, maxBody i
 	}))
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, &FetchError{classify(ctx, err, connected.Load()), redactErr(err)}
+		return nil, &FetchError{classify(ctx, err, connected.Load()), config.RedactError(err)}
 	}
 	defer resp.Body.Close()
 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return nil, &FetchError{classify(ctx, err, true), fmt.Errorf("read body: %w", redactErr(err))}
+		return nil, &FetchError{classify(ctx, err, true), fmt.Errorf("read body: %w", config.RedactError(err))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &FetchError{ReasonHTTPStatus, fmt.Errorf("target answered HTTP %s: %s", resp.Status, scrub(excerpt(body), urlSecrets(url)))}
+		return nil, &FetchError{ReasonHTTPStatus, fmt.Errorf("target answered HTTP %s: %s", resp.Status, config.Scrub(excerpt(body), config.URLSecrets(url)))}
 	}
 	if int64(len(body)) > maxBody {
 		return nil, &FetchError{ReasonTooLarge, fmt.Errorf("status body exceeds the %d-byte cap", maxBody)}

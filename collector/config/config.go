@@ -1,4 +1,4 @@
-package collector
+package config
 
 import (
 	"errors"
@@ -80,7 +80,7 @@ func LoadConfig(path string) (*Config, error) {
 // target URL's credentials.
 func ParseConfig(b []byte) (*Config, error) {
 	cfg, err := parseConfig(b)
-	return cfg, redactErrorText(err) // a decoder's message may quote a URL (proxy_url) with its secrets
+	return cfg, RedactErrorText(err) // a decoder's message may quote a URL (proxy_url) with its secrets
 }
 
 func parseConfig(b []byte) (*Config, error) {
@@ -114,7 +114,7 @@ func ValidateTargetURL(raw string) error {
 		return fmt.Errorf("not a URL: %w", ue.Err) // ue.URL is raw, secrets and all
 	}
 	if err != nil {
-		return fmt.Errorf("not a URL: %w", redactErr(err))
+		return fmt.Errorf("not a URL: %w", RedactError(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return fmt.Errorf("want http:// or https:// and a host, got %q", RedactURL(raw))

@@ -1,4 +1,4 @@
-package collector
+package target
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stoneforge/dispatch_exporter/collector/config"
 
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
@@ -41,7 +43,7 @@ func TestAReloadThatKeepsTheURLKeepsOneRequestInFlight(t *testing.T) {
 	t.Cleanup(srv.Close)
 	var logs dispatchtest.Logs
 	targets := NewTargets(TargetDefaults{Timeout: 2 * time.Second, Logger: logs.Logger()})
-	cfg := func(timeout time.Duration) *Config {
+	cfg := func(timeout time.Duration) *config.Config {
 		c := SingleTarget(srv.URL)
 		c.Targets[0].Timeout = model.Duration(timeout)
 		return c

@@ -1,4 +1,4 @@
-package collector
+package target
 
 // Cases a reviewer of issue 11 found: flight runs fn on the caller's
 // goroutine when nobody else waits, so a panic in fn (recovered by
@@ -12,9 +12,10 @@ import (
 	"sync"
 
 	"context"
-	"github.com/go-kit/log"
 	"testing"
 	"time"
+
+	"github.com/go-kit/log"
 )
 
 func TestReview11FlightPanicWedgesTheTarget(t *testing.T) {

@@ -1,19 +1,16 @@
-package collector
+package target
 
 import (
 	"errors"
 	"sync"
 	"time"
 
+	"github.com/stoneforge/dispatch_exporter/collector/config"
+	"github.com/stoneforge/dispatch_exporter/collector/family"
+
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-)
-
-// The exporter's own config reload metrics.
-const (
-	ReloadSuccessfulMetric = "dispatch_exporter_config_last_reload_successful"
-	ReloadTimestampMetric  = "dispatch_exporter_config_last_reload_success_timestamp_seconds"
 )
 
 // ErrNoConfigFile is what Reload returns when the targets came from flags:
@@ -41,11 +38,11 @@ func NewReloader(path string, targets *Targets, reg prometheus.Registerer, logge
 		targets: targets,
 		logger:  logger,
 		successful: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: ReloadSuccessfulMetric,
+			Name: family.ReloadSuccessfulMetric,
 			Help: "1 when the last reload of the config file succeeded, 0 when it failed and the previous config stayed in force.",
 		}),
 		successTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: ReloadTimestampMetric,
+			Name: family.ReloadTimestampMetric,
 			Help: "Unix time of the last successful config load.",
 		}),
 	}
@@ -97,7 +94,7 @@ func (r *Reloader) load() error {
 	if r.path == "" {
 		return nil
 	}
-	cfg, err := LoadConfig(r.path)
+	cfg, err := config.LoadConfig(r.path)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,215 @@
+package family
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/stoneforge/dispatch_exporter/dispatch"
+	"github.com/stoneforge/dispatch_exporter/dispatch/smithy"
+)
+
+// The reasons of dispatch_status_request_failures_total.
+const (
+	ReasonTimeout    = "timeout"     // no answer within the timeout
+	ReasonConnect    = "connect"     // refused, unresolvable, unreachable
+	ReasonTLS        = "tls"         // handshake or certificate failure
+	ReasonHTTPStatus = "http_status" // answered, but not 2xx
+	ReasonDecode     = "decode"      // the body is not a status
+	ReasonTooLarge   = "too_large"   // the body exceeds the cap
+	ReasonOther      = "other"       // anything else (connection reset, ...)
+)
+
+// NumReasons is how many failure reasons there are.
+const NumReasons = 7
+
+// Reasons lists the failure reasons, in the order of Status.Failures.
+func Reasons() [NumReasons]string {
+	return [NumReasons]string{ReasonTimeout, ReasonConnect, ReasonTLS, ReasonHTTPStatus, ReasonDecode, ReasonTooLarge, ReasonOther}
+}
+
+// The reasons of dispatch_liveness_restart_requests_total.
+const (
+	RestartReasonHang  = "hang"  // the daemon's HTTP server hangs
+	RestartReasonStale = "stale" // its answers show a wedged loop
+)
+
+// RestartReasons lists the restart reasons, in the order of
+// Status.Restarts.
+func RestartReasons() [2]string { return [2]string{RestartReasonHang, RestartReasonStale} }
+
+// Labels are the label pairs of one loop's series, built once per loop (or
+// target) and only ever read: building them per series was about half of a
+// probe's allocations.
+type Labels struct {
+	loop    string
+	pairs   []*dto.LabelPair
+	reason  [NumReasons][]*dto.LabelPair
+	result  [3][]*dto.LabelPair
+	restart [2][]*dto.LabelPair
+}
+
+// NewLabels builds the label pairs of loop's series.
+func NewLabels(loop string) *Labels {
+	pair := func(name, value string) *dto.LabelPair {
+		return &dto.LabelPair{Name: proto.String(name), Value: proto.String(value)}
+	}
+	l := &Labels{loop: loop, pairs: []*dto.LabelPair{pair(LoopLabel, loop)}}
+	// Sorted by label name, as the exposition wants them: loop < reason,
+	// loop < result.
+	for i, r := range Reasons() {
+		l.reason[i] = []*dto.LabelPair{l.pairs[0], pair("reason", r)}
+	}
+	for i, r := range RestartReasons() {
+		l.restart[i] = []*dto.LabelPair{l.pairs[0], pair("reason", r)}
+	}
+	for _, r := range dispatch.Results() {
+		l.result[r] = []*dto.LabelPair{l.pairs[0], pair("result", r.String())}
+	}
+	return l
+}
+
+// Sample is what one read of one loop shows, whatever its source, and the
+// decision taken on it.
+type Sample struct {
+	// Labels are the loop's label pairs.
+	Labels *Labels
+	// Health is the loop as judged; nil: nothing known of it.
+	Health *dispatch.Health
+	// Assessment is the decision every output shows.
+	Assessment dispatch.Assessment
+	// Stats are an in-process loop's cycle counters; nil for a sidecar.
+	Stats *dispatch.CycleStats
+	// Status is what only a status endpoint tells; nil in process.
+	Status *Status
+}
+
+// Status is what a sidecar's read of a status endpoint adds to a Sample.
+type Status struct {
+	// Duration is how long the status request took this scrape.
+	Duration time.Duration
+	// Failures counts failed status requests, in the order of Reasons.
+	Failures [NumReasons]uint64
+	// Restarts counts restart requests, in the order of RestartReasons.
+	Restarts [2]uint64
+	// BudgetSpent is the restart policy's spent budget.
+	BudgetSpent bool
+	// Body is the decoded status; nil unless the daemon answered in the
+	// contract.
+	Body *smithy.Status
+}
+
+// Collect sends s's series. dispatch_up and dispatch_poll_stale are the
+// assessment's, so every output shows one decision; nothing else is
+// exported that was not observed: no timestamp before the first cycle, no
+// queue unless the latest answer reported it.
+func (set *Set) Collect(ch chan<- prometheus.Metric, s Sample) {
+	gauge := func(f int, v float64) {
+		ch <- &value{desc: set[f], labels: s.Labels.pairs, typ: prometheus.GaugeValue, v: v}
+	}
+	a := s.Assessment
+	gauge(Up, boolValue(a.Up))
+	if a.Evidence != dispatch.EvidenceNone {
+		gauge(PollStale, boolValue(a.Stale))
+	}
+	if st := s.Stats; st != nil {
+		for _, r := range dispatch.Results() {
+			ch <- &value{desc: set[PollCycles], labels: s.Labels.result[r], typ: prometheus.CounterValue, v: float64(st.Results[r])}
+		}
+		ch <- prometheus.MustNewConstHistogram(set[PollCycleDuration], st.Count, st.SumSeconds, st.Buckets, s.Labels.loop)
+	}
+	if st := s.Status; st != nil {
+		set.collectStatus(ch, s.Labels, st)
+	}
+	h := s.Health
+	if h == nil {
+		return
+	}
+	gauge(DaemonRunning, boolValue(h.Running))
+	gauge(PollStaleThreshold, h.StaleThreshold().Seconds())
+	if h.Interval > 0 {
+		gauge(PollInterval, h.Interval.Seconds())
+	}
+	if !h.Observed {
+		return
+	}
+	started, completed := h.Reported()
+	if !started.IsZero() {
+		gauge(PollLastStarted, unixSeconds(started))
+	}
+	if !completed.IsZero() {
+		gauge(PollLastCompleted, unixSeconds(completed))
+	}
+	gauge(PollInFlight, boolValue(h.InFlight()))
+	if h.QueueKnown {
+		gauge(StuckQueue, boolValue(h.Stuck()))
+		gauge(ReadyUnassignedTasks, float64(h.ReadyUnassignedTasks))
+		gauge(AvailableWorkers, float64(h.AvailableWorkers))
+	}
+}
+
+func (set *Set) collectStatus(ch chan<- prometheus.Metric, l *Labels, st *Status) {
+	gauge := func(f int, v float64) {
+		ch <- &value{desc: set[f], labels: l.pairs, typ: prometheus.GaugeValue, v: v}
+	}
+	gauge(StatusRequestDuration, st.Duration.Seconds())
+	for i := range NumReasons {
+		ch <- &value{desc: set[StatusRequestFailures], labels: l.reason[i], typ: prometheus.CounterValue, v: float64(st.Failures[i])}
+	}
+	for i := range st.Restarts {
+		ch <- &value{desc: set[LivenessRestartRequests], labels: l.restart[i], typ: prometheus.CounterValue, v: float64(st.Restarts[i])}
+	}
+	gauge(LivenessRestartBudgetSpent, boolValue(st.BudgetSpent))
+	b := st.Body
+	if b == nil {
+		return
+	}
+	gauge(DaemonAvailable, boolValue(*b.Available))
+	if h := b.Health; h != nil && h.PollStale != nil {
+		gauge(DaemonReportedStale, boolValue(*h.PollStale))
+	}
+	if rl := b.RateLimit; rl != nil {
+		gauge(RateLimitPaused, boolValue(rl.IsPaused))
+		if rl.SoonestReset != nil {
+			gauge(RateLimitSoonestReset, unixSeconds(rl.SoonestReset.Time()))
+		}
+	}
+}
+
+// value is one gauge or counter sample of a loop, from a descriptor
+// declared once and label pairs built once: what MustNewConstMetric makes,
+// without building the label pairs each time.
+type value struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	typ    prometheus.ValueType
+	v      float64
+}
+
+// Desc implements prometheus.Metric.
+func (m *value) Desc() *prometheus.Desc { return m.desc }
+
+// Write implements prometheus.Metric.
+func (m *value) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	v := m.v
+	if m.typ == prometheus.CounterValue {
+		out.Counter = &dto.Counter{Value: &v}
+	} else {
+		out.Gauge = &dto.Gauge{Value: &v}
+	}
+	return nil
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// unixSeconds is a Unix time in seconds with sub-second precision, summed
+// so that a millisecond timestamp prints as one (…854.27, not …854.2700002).
+func unixSeconds(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }
