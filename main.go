@@ -32,7 +32,7 @@ import (
 	"github.com/stoneforge/dispatch_exporter/collector/config"
 	"github.com/stoneforge/dispatch_exporter/collector/family"
 	"github.com/stoneforge/dispatch_exporter/collector/handler"
-	"github.com/stoneforge/dispatch_exporter/collector/target"
+	"github.com/stoneforge/dispatch_exporter/collector/sidecar"
 	"github.com/stoneforge/dispatch_exporter/dispatch/demo"
 )
 
@@ -153,19 +153,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}()
 		level.Info(logger).Log("msg", "demo daemon running", "poll_interval", f.demoInterval)
 	} else {
-		targets := target.NewTargets(target.TargetDefaults{
+		targets := sidecar.NewTargets(sidecar.TargetDefaults{
 			Timeout: f.targetTimeout, StaleThreshold: f.staleThreshold, MaxBodyBytes: int64(f.maxBody), Logger: logger,
 			FailureThreshold:  f.failureThreshold,
 			TerminationGrace:  f.terminationGrace,
 			RestartBudget:     f.restartBudget,
 			DisableKeepAlives: f.configFile != "", // many targets: hold no idle connections
 		})
-		reloader := target.NewReloader(f.configFile, targets, reg, logger)
+		reloader := sidecar.NewReloader(f.configFile, targets, reg, logger)
 		side := &handler.Sidecar{Targets: targets, Self: reg, TimeoutOffset: f.timeoutOffset,
 			LivenessShadow: f.livenessMode == "shadow", LivenessTimeout: f.livenessWait, Logger: logger}
 		if f.configFile == "" {
-			side.Default = target.DefaultTargetName
-			if err := targets.Apply(target.SingleTarget(f.targetURL)); err != nil {
+			side.Default = sidecar.DefaultTargetName
+			if err := targets.Apply(sidecar.SingleTarget(f.targetURL)); err != nil {
 				level.Error(logger).Log("msg", "bad --target.url", "err", err)
 				return 2
 			}
@@ -184,7 +184,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// form starts empty, and the link would only answer 400.
 		probeForm := web.LandingFormInput{Label: "Target", Type: "text", Name: "target", Placeholder: "name"}
 		if f.configFile == "" {
-			probeForm.Value = target.DefaultTargetName
+			probeForm.Value = sidecar.DefaultTargetName
 			landing.Links = append(landing.Links,
 				web.LandingLinks{Address: "-/target/healthy", Text: "Target health", Description: "liveness probe for the daemon's container"})
 		}
@@ -245,7 +245,7 @@ func checkConfig(path string, stdout io.Writer, logger log.Logger) int {
 	}
 	cfg, err := config.LoadConfig(path)
 	if err == nil {
-		err = target.NewTargets(target.TargetDefaults{}).Apply(cfg)
+		err = sidecar.NewTargets(sidecar.TargetDefaults{}).Apply(cfg)
 	}
 	if err != nil {
 		level.Error(logger).Log("msg", "config is invalid", "file", path, "err", err)
@@ -256,7 +256,7 @@ func checkConfig(path string, stdout io.Writer, logger log.Logger) int {
 }
 
 // reloadOnSIGHUP reloads the config file on each SIGHUP until ctx ends.
-func reloadOnSIGHUP(ctx context.Context, r *target.Reloader, logger log.Logger) {
+func reloadOnSIGHUP(ctx context.Context, r *sidecar.Reloader, logger log.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -265,7 +265,7 @@ func reloadOnSIGHUP(ctx context.Context, r *target.Reloader, logger log.Logger) 
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if err := r.Reload(); errors.Is(err, target.ErrNoConfigFile) {
+			if err := r.Reload(); errors.Is(err, sidecar.ErrNoConfigFile) {
 				level.Info(logger).Log("msg", "SIGHUP ignored", "reason", err)
 			} // other errors are logged by Reload
 

@@ -1,7 +1,7 @@
 // Package collector exports dispatch loops that run in this process: a Go
 // daemon registers a LoopCollector (NewLoopCollector) on its Prometheus
 // registry and gets the same dispatch_* families a sidecar exports for
-// smithy (package collector/target), so the bundled dashboards and alerts
+// smithy (package collector/sidecar), so the bundled dashboards and alerts
 // serve either. It holds none of the sidecar's config or HTTP-client code.
 package collector
 

@@ -14,7 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/stoneforge/dispatch_exporter/collector/target"
+	"github.com/stoneforge/dispatch_exporter/collector/sidecar"
 	"github.com/stoneforge/dispatch_exporter/dispatch"
 )
 
@@ -131,7 +131,7 @@ type historyResult struct {
 type instance struct {
 	name    string
 	d       *daemon
-	tgt     *target.Target
+	tgt     *sidecar.Target
 	k       *kubeletConfig
 	kubelet *kubelet
 	scraper *scraper
@@ -164,13 +164,13 @@ func runHistory(t *testing.T, seed uint64) *historyResult {
 			}
 			d := newDaemon(name, rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), res.log, interval, thr)
 			k := newKubeletConfig(rng)
-			opts := target.TargetOptions{Name: name, URL: "http://" + name + ":3457/api/daemon/status",
+			opts := sidecar.TargetOptions{Name: name, URL: "http://" + name + ":3457/api/daemon/status",
 				Client: &http.Client{Transport: d}, Timeout: 5 * time.Second,
 				FailureThreshold: int(k.failureThreshold)}
 			if override {
 				opts.StaleThreshold = thr
 			}
-			in := &instance{name: name, d: d, tgt: target.NewTarget(opts), k: k}
+			in := &instance{name: name, d: d, tgt: sidecar.NewTarget(opts), k: k}
 			in.scraper = &scraper{tgt: in.tgt, instance: name, rec: rec, log: res.log, rng: rand.New(rand.NewPCG(rng.Uint64(), 1))}
 			desc := fmt.Sprintf("%s: interval %s, threshold %s (override %v), skew %s, computedAt %s", name, interval, thr, override,
 				d.skew, []string{"always", "never", "sometimes"}[d.computedAt])

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/stoneforge/dispatch_exporter/collector/target"
+	"github.com/stoneforge/dispatch_exporter/collector/sidecar"
 )
 
 // restartBudget is how many restarts of one hang the exporter may ask for
@@ -40,7 +40,7 @@ func newKubeletConfig(rng *rand.Rand) *kubeletConfig {
 type kubelet struct {
 	cfg     *kubeletConfig
 	d       *daemon
-	tgt     *target.Target
+	tgt     *sidecar.Target
 	shadow  bool
 	rng     *rand.Rand
 	kills   int

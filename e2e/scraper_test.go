@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
-	"github.com/stoneforge/dispatch_exporter/collector/target"
+	"github.com/stoneforge/dispatch_exporter/collector/sidecar"
 )
 
 // Prometheus' scrape configuration in the simulation.
@@ -76,7 +76,7 @@ type sampleValue struct {
 
 // scraper is Prometheus scraping one target's metrics.
 type scraper struct {
-	tgt      *target.Target
+	tgt      *sidecar.Target
 	instance string
 	rec      *recording
 	log      *eventLog

@@ -1,7 +1,7 @@
 // Package family declares every metric family of dispatch_exporter once, in
 // one table, and turns what one read of a loop shows (a Sample) into those
 // families' series. The in-process collector (package collector) and the
-// sidecar's targets (package collector/target) both export through it, so
+// sidecar's targets (package collector/sidecar) both export through it, so
 // dashboards and alerts serve either source.
 package family
 

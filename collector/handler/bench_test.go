@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/stoneforge/dispatch_exporter/collector/target"
+	"github.com/stoneforge/dispatch_exporter/collector/sidecar"
 )
 
 // BenchmarkProbeHandler is one /probe request end to end in process: the
@@ -27,8 +27,8 @@ func BenchmarkProbeHandler(b *testing.B) {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
 	defer srv.Close()
-	targets := target.NewTargets(target.TargetDefaults{Timeout: 5 * time.Second})
-	if err := targets.Apply(target.SingleTarget(srv.URL)); err != nil {
+	targets := sidecar.NewTargets(sidecar.TargetDefaults{Timeout: 5 * time.Second})
+	if err := targets.Apply(sidecar.SingleTarget(srv.URL)); err != nil {
 		b.Fatal(err)
 	}
 	side := &Sidecar{Targets: targets, Self: prometheus.NewRegistry(), TimeoutOffset: 500 * time.Millisecond}
@@ -56,11 +56,11 @@ func BenchmarkProbeExposition(b *testing.B) {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
 	defer srv.Close()
-	targets := target.NewTargets(target.TargetDefaults{Timeout: 5 * time.Second})
-	if err := targets.Apply(target.SingleTarget(srv.URL)); err != nil {
+	targets := sidecar.NewTargets(sidecar.TargetDefaults{Timeout: 5 * time.Second})
+	if err := targets.Apply(sidecar.SingleTarget(srv.URL)); err != nil {
 		b.Fatal(err)
 	}
-	t, _ := targets.Get(target.DefaultTargetName)
+	t, _ := targets.Get(sidecar.DefaultTargetName)
 	probe := t.Probe(b.Context())
 	req := httptest.NewRequest(http.MethodGet, "/probe", nil)
 	b.Run("exposer", func(b *testing.B) {

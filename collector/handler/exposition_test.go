@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/stoneforge/dispatch_exporter/collector/target"
+	"github.com/stoneforge/dispatch_exporter/collector/sidecar"
 	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
@@ -52,9 +52,9 @@ func TestExpositionMatchesTheRegistry(t *testing.T) {
 			if name == "hang" {
 				daemon.Hang()
 			}
-			targets := target.NewTargets(target.TargetDefaults{Timeout: 100 * time.Millisecond})
-			require.NoError(t, targets.Apply(target.SingleTarget(daemon.URL)))
-			tgt, ok := targets.Get(target.DefaultTargetName)
+			targets := sidecar.NewTargets(sidecar.TargetDefaults{Timeout: 100 * time.Millisecond})
+			require.NoError(t, targets.Apply(sidecar.SingleTarget(daemon.URL)))
+			tgt, ok := targets.Get(sidecar.DefaultTargetName)
 			require.True(t, ok)
 			for range 2 { // a second probe: counters and history moved
 				probe := tgt.Probe(context.Background())
@@ -145,10 +145,10 @@ func (d describedBy) Describe(ch chan<- *prometheus.Desc) {
 // Accept-Encoding, and a Content-Length.
 func TestMetricsMatchesPromhttp(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, target.DefaultTargetName)
-	f.side.Default = target.DefaultTargetName
+	f := newFixture(t, sidecar.DefaultTargetName)
+	f.side.Default = sidecar.DefaultTargetName
 	f.daemon.Answer(status(0, at(-time.Second)))
-	tgt, ok := f.side.Targets.Get(target.DefaultTargetName)
+	tgt, ok := f.side.Targets.Get(sidecar.DefaultTargetName)
 	require.True(t, ok)
 	probe := tgt.Probe(context.Background())
 	reg := prometheus.NewRegistry()
@@ -177,14 +177,14 @@ func TestMetricsMatchesPromhttp(t *testing.T) {
 // probe both hold is merged, as promhttp merges it.
 func TestMetricsWithAFamilyInBoth(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, target.DefaultTargetName)
+	f := newFixture(t, sidecar.DefaultTargetName)
 	f.daemon.Answer(status(0, at(-time.Second)))
 	self := prometheus.NewRegistry()
 	up := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dispatch_up",
 		Help: "1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the status request of this scrape returned a usable status."}, []string{"loop"})
 	up.WithLabelValues("other").Set(1)
 	self.MustRegister(up)
-	tgt, _ := f.side.Targets.Get(target.DefaultTargetName)
+	tgt, _ := f.side.Targets.Get(sidecar.DefaultTargetName)
 	rec := httptest.NewRecorder()
 	f.side.exposer.serve(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil), self, tgt.Probe(context.Background()), nil, true)
 	assert.Equal(t, 200, rec.Code)

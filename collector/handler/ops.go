@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/stoneforge/dispatch_exporter/collector/target"
+	"github.com/stoneforge/dispatch_exporter/collector/sidecar"
 )
 
 // Reload serves POST /-/reload: re-read the config file. Another method
@@ -20,7 +20,7 @@ func Reload(reload func() error) http.Handler {
 			return
 		}
 		err := reload()
-		if errors.Is(err, target.ErrNoConfigFile) {
+		if errors.Is(err, sidecar.ErrNoConfigFile) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}

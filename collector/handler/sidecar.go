@@ -16,13 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/stoneforge/dispatch_exporter/collector/target"
+	"github.com/stoneforge/dispatch_exporter/collector/sidecar"
 )
 
 // Sidecar serves the targets of a sidecar.
 type Sidecar struct {
 	// Targets are the configured targets.
-	Targets *target.Targets
+	Targets *sidecar.Targets
 	// Self gathers the exporter's own metrics (build info, reload, Go).
 	Self prometheus.Gatherer
 	// Default is the target /metrics includes and /-/target/healthy serves
@@ -120,7 +120,7 @@ func (s *Sidecar) warnOnce(msg string) {
 // target resolves ?target=NAME, or the default target when none is given.
 // An unknown name gets 400 and is never fetched (this is not an open
 // proxy); the answer names no configured target.
-func (s *Sidecar) target(w http.ResponseWriter, r *http.Request) (*target.Target, bool) {
+func (s *Sidecar) target(w http.ResponseWriter, r *http.Request) (*sidecar.Target, bool) {
 	name := r.URL.Query().Get("target")
 	if name == "" {
 		name = s.Default
@@ -141,7 +141,7 @@ func (s *Sidecar) target(w http.ResponseWriter, r *http.Request) (*target.Target
 }
 
 // probe probes t within the scrape's deadline.
-func (s *Sidecar) probe(r *http.Request, t *target.Target) prometheus.Collector {
+func (s *Sidecar) probe(r *http.Request, t *sidecar.Target) prometheus.Collector {
 	ctx, cancel := scrapeContext(r, s.TimeoutOffset)
 	defer cancel()
 	return t.Probe(ctx)

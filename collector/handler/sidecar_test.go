@@ -20,7 +20,7 @@ import (
 
 	"github.com/stoneforge/dispatch_exporter/collector/config"
 	"github.com/stoneforge/dispatch_exporter/collector/family"
-	"github.com/stoneforge/dispatch_exporter/collector/target"
+	"github.com/stoneforge/dispatch_exporter/collector/sidecar"
 	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
@@ -52,10 +52,10 @@ func newFixture(t *testing.T, names ...string) *fixture {
 	t.Helper()
 	f := &fixture{logs: &dispatchtest.Logs{}, clock: dispatchtest.NewClock(t0), daemon: dispatchtest.NewServer(t, "")}
 	logger := log.NewLogfmtLogger(log.NewSyncWriter(f.logs))
-	targets := target.NewTargets(target.TargetDefaults{Timeout: 200 * time.Millisecond, Logger: logger, Now: f.clock.Now})
+	targets := sidecar.NewTargets(sidecar.TargetDefaults{Timeout: 200 * time.Millisecond, Logger: logger, Now: f.clock.Now})
 	cfg := &config.Config{}
 	for _, n := range names {
-		one := target.SingleTarget(f.daemon.URL)
+		one := sidecar.SingleTarget(f.daemon.URL)
 		one.Targets[0].Name = n
 		cfg.Targets = append(cfg.Targets, one.Targets[0])
 	}
@@ -80,8 +80,8 @@ func get(t *testing.T, h http.HandlerFunc, url string, header ...string) (int, s
 
 func TestMetricsServesTheDefaultTarget(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, target.DefaultTargetName)
-	f.side.Default = target.DefaultTargetName
+	f := newFixture(t, sidecar.DefaultTargetName)
+	f.side.Default = sidecar.DefaultTargetName
 	f.daemon.Answer(status(0, at(-time.Second)))
 	code, body := get(t, f.side.Metrics, "/metrics")
 	assert.Equal(t, 200, code)
@@ -113,9 +113,9 @@ func TestProbe(t *testing.T) {
 func TestProbeHonoursTheScrapeTimeout(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "a")
-	one := target.SingleTarget(f.daemon.URL)
+	one := sidecar.SingleTarget(f.daemon.URL)
 	one.Targets[0].Name = "a"
-	targets := target.NewTargets(target.TargetDefaults{Timeout: time.Minute})
+	targets := sidecar.NewTargets(sidecar.TargetDefaults{Timeout: time.Minute})
 	require.NoError(t, targets.Apply(one))
 	f.side.Targets = targets
 	f.daemon.Hang()
@@ -135,8 +135,8 @@ func TestTargetHealthy(t *testing.T) {
 	for _, shadow := range []bool{false, true} {
 		t.Run(fmt.Sprint("shadow=", shadow), func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, target.DefaultTargetName)
-			f.side.Default, f.side.LivenessShadow = target.DefaultTargetName, shadow
+			f := newFixture(t, sidecar.DefaultTargetName)
+			f.side.Default, f.side.LivenessShadow = sidecar.DefaultTargetName, shadow
 
 			f.daemon.Answer(status(0, at(-time.Second)))
 			code, body := get(t, f.side.TargetHealthy, "/-/target/healthy")
@@ -169,8 +169,8 @@ func TestTargetHealthy(t *testing.T) {
 // grace has passed, however its start-up looks.
 func TestTargetHealthyNeverLoopsOnASlowStartUp(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, target.DefaultTargetName)
-	f.side.Default = target.DefaultTargetName
+	f := newFixture(t, sidecar.DefaultTargetName)
+	f.side.Default = sidecar.DefaultTargetName
 	healthy := func() int {
 		code, _ := get(t, f.side.TargetHealthy, "/-/target/healthy")
 		return code
@@ -249,8 +249,8 @@ func TestTargetHealthyNeverRestartsOnUnusableAnswers(t *testing.T) {
 	}{{401, "unauthorized"}, {503, `{"error":"starting"}`}, {200, "<html>login</html>"}} {
 		t.Run(fmt.Sprint(c.code), func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, target.DefaultTargetName)
-			f.side.Default = target.DefaultTargetName
+			f := newFixture(t, sidecar.DefaultTargetName)
+			f.side.Default = sidecar.DefaultTargetName
 			f.daemon.Answer(status(0, at(-time.Second)))
 			code, _ := get(t, f.side.TargetHealthy, "/-/target/healthy")
 			require.Equal(t, 200, code)
@@ -295,8 +295,8 @@ func TestLandingShowsStatesEscaped(t *testing.T) {
 // stuck queue says what waits and since when.
 func TestLandingShowsAsOfUnknownAndStuck(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, target.DefaultTargetName)
-	f.side.Default = target.DefaultTargetName
+	f := newFixture(t, sidecar.DefaultTargetName)
+	f.side.Default = sidecar.DefaultTargetName
 	page := func() string {
 		h := Landing(web.LandingConfig{Name: "dispatch_exporter"}, func(context.Context) []family.LoopState { return f.side.Targets.States() })
 		rec := httptest.NewRecorder()
@@ -336,7 +336,7 @@ func TestReload(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
 	assert.Equal(t, 500, rec.Code)
 	assert.Contains(t, rec.Body.String(), "line 1: target a: bad")
-	fail = target.ErrNoConfigFile
+	fail = sidecar.ErrNoConfigFile
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
 	assert.Equal(t, 400, rec.Code, "flag mode: nothing to reload")

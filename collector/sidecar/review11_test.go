@@ -1,4 +1,4 @@
-package target
+package sidecar
 
 // Cases a reviewer of issue 11 found: flight runs fn on the caller's
 // goroutine when nobody else waits, so a panic in fn (recovered by
