@@ -20,7 +20,7 @@ import (
 func BenchmarkScrapeInProcess(b *testing.B) {
 	for _, n := range []int{1, 10} {
 		b.Run(fmt.Sprintf("loops=%d", n), func(b *testing.B) {
-			var loops []*dispatch.Loop
+			var loops []Monitored
 			for i := range n {
 				l, err := dispatch.NewLoop(func(context.Context) error { return nil },
 					dispatch.Options{Name: fmt.Sprintf("loop%d", i), Interval: time.Hour})

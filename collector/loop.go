@@ -1,8 +1,21 @@
 // Package collector exports dispatch loops that run in this process: a Go
-// daemon registers a LoopCollector (NewLoopCollector) on its Prometheus
-// registry and gets the same dispatch_* families a sidecar exports for
-// smithy (package collector/sidecar), so the bundled dashboards and alerts
-// serve either. It holds none of the sidecar's config or HTTP-client code.
+// daemon registers a LoopCollector on its Prometheus registry and gets the
+// same dispatch_* families a sidecar exports for smithy (package
+// collector/sidecar), so the bundled dashboards and alerts serve either. It
+// holds none of the sidecar's config or HTTP-client code.
+//
+// What to register: NewLoopCollector with each loop's monitor, either a
+// *dispatch.Monitor (a loop the daemon runs itself, marking each cycle's
+// Begin and End) or a *dispatch.Loop (which runs the daemon's cycle on one):
+//
+//	mon, err := dispatch.NewMonitor(dispatch.Options{Name: "dispatch", Interval: 5 * time.Second})
+//	...
+//	c, err := collector.NewLoopCollector(mon) // several loops: NewLoopCollector(a, b)
+//	...
+//	prometheus.MustRegister(c)
+//
+// dispatch_poll_stale turns 1 at scrape time, even while the loop's
+// goroutine is blocked in a cycle that never ends.
 package collector
 
 import (
@@ -15,29 +28,36 @@ import (
 	"github.com/stoneforge/dispatch_exporter/dispatch"
 )
 
-// LoopCollector exports dispatch.Loops running in this process. It reads
-// each loop at scrape time, so dispatch_poll_stale turns 1 while the loop
-// goroutine is blocked in a wedged cycle.
+// Monitored is a loop a LoopCollector reads: a *dispatch.Monitor, or a
+// *dispatch.Loop (through the monitor it runs on).
+type Monitored interface {
+	Monitor() *dispatch.Monitor
+}
+
+// LoopCollector exports dispatch loops running in this process. It reads
+// each loop's monitor at scrape time, so dispatch_poll_stale turns 1 while
+// the loop's goroutine is blocked in a wedged cycle. It exports the same
+// decision the monitor's watchdog logs and its Liveness answers.
 type LoopCollector struct {
 	set    *family.Set
-	loops  []*dispatch.Loop
+	loops  []*dispatch.Monitor
 	labels []*family.Labels // per loop, built once
 }
 
 // NewLoopCollector collects the given loops, which must have distinct names.
-func NewLoopCollector(loops ...*dispatch.Loop) (*LoopCollector, error) {
-	seen := map[string]bool{}
-	for _, l := range loops {
-		if seen[l.Name()] {
-			return nil, fmt.Errorf("two dispatch loops named %q: give each a distinct Options.Name", l.Name())
-		}
-		seen[l.Name()] = true
-	}
+func NewLoopCollector(loops ...Monitored) (*LoopCollector, error) {
+	mons := make([]*dispatch.Monitor, len(loops))
 	labels := make([]*family.Labels, len(loops))
+	seen := map[string]bool{}
 	for i, l := range loops {
-		labels[i] = family.NewLabels(l.Name())
+		m := l.Monitor()
+		if seen[m.Name()] {
+			return nil, fmt.Errorf("two dispatch loops named %q: give each a distinct Options.Name", m.Name())
+		}
+		seen[m.Name()] = true
+		mons[i], labels[i] = m, family.NewLabels(m.Name())
 	}
-	return &LoopCollector{set: family.NewSet(), loops: loops, labels: labels}, nil
+	return &LoopCollector{set: family.NewSet(), loops: mons, labels: labels}, nil
 }
 
 // Describe implements prometheus.Collector.

@@ -37,7 +37,7 @@ func TestLoopCollectorOutput(t *testing.T) {
 	clock := dispatchtest.NewClock(t0)
 	done := make(chan struct{})
 	loop, err := dispatch.NewLoop(func(context.Context) error { close(done); return nil },
-		dispatch.Options{Name: "main", Interval: time.Hour, StaleThreshold: 30 * time.Second, Clock: clock, WatchdogInterval: time.Hour})
+		dispatch.Options{Name: "main", Interval: 20 * time.Second, StaleThreshold: 30 * time.Second, Clock: clock, WatchdogInterval: time.Hour})
 	require.NoError(t, err)
 	c, err := NewLoopCollector(loop)
 	require.NoError(t, err)
@@ -73,7 +73,7 @@ dispatch_poll_cycles_total{loop="main",result="panic"} 0
 dispatch_poll_in_flight{loop="main"} 0
 # HELP dispatch_poll_interval_seconds Configured interval between the starts of two poll cycles.
 # TYPE dispatch_poll_interval_seconds gauge
-dispatch_poll_interval_seconds{loop="main"} 3600
+dispatch_poll_interval_seconds{loop="main"} 20
 # HELP dispatch_poll_last_completed_seconds Unix time the latest poll cycle completed (successfully or not), on the daemon's clock; absent until a cycle has completed.
 # TYPE dispatch_poll_last_completed_seconds gauge
 dispatch_poll_last_completed_seconds{loop="main"} 1.7957268e+09

@@ -32,7 +32,7 @@ func BenchmarkCycleOverhead(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		l.runCycle(ctx, false)
+		l.runCycle(ctx, 1)
 	}
 }
 
@@ -42,7 +42,7 @@ func BenchmarkJudge(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	l.runCycle(context.Background(), false)
+	l.runCycle(context.Background(), 1)
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = Judge(l.Health())

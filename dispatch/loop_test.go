@@ -61,10 +61,20 @@ func newWedgeable(t *testing.T, opts Options) *wedgeable {
 	if opts.WatchdogInterval == 0 {
 		opts.WatchdogInterval = time.Hour // tests call Check themselves
 	}
-	l, err := NewLoop(w.cycle, opts)
+	l, err := NewLoop(w.cycle, testOptions(t, opts))
 	require.NoError(t, err)
 	w.loop = l
 	return w
+}
+
+// testOptions gives a test's loop a stack dump directory under t.TempDir
+// unless it has one: a test writes nothing elsewhere.
+func testOptions(t *testing.T, opts Options) Options {
+	t.Helper()
+	if opts.StackDumpDir == "" {
+		opts.StackDumpDir = t.TempDir()
+	}
+	return opts
 }
 
 func TestLoopRecordsEachCycle(t *testing.T) {
@@ -77,7 +87,7 @@ func TestLoopRecordsEachCycle(t *testing.T) {
 		sawInFlight.Store(h.InFlight() && !h.LastStarted.IsZero())
 		cycles.Add(1)
 		return nil
-	}, Options{Interval: time.Millisecond, WatchdogInterval: time.Hour})
+	}, testOptions(t, Options{Interval: time.Millisecond, WatchdogInterval: time.Hour}))
 	require.NoError(t, err)
 
 	require.NoError(t, loop.Start(context.Background()))
@@ -107,7 +117,7 @@ func TestLoopCountsErrorsAndPanicsAndGoesOn(t *testing.T) {
 			return errors.New("store unavailable")
 		}
 		return nil
-	}, Options{Interval: time.Millisecond, WatchdogInterval: time.Hour, Logger: logs.Logger()})
+	}, testOptions(t, Options{Interval: time.Millisecond, WatchdogInterval: time.Hour, Logger: logs.Logger()}))
 	require.NoError(t, err)
 
 	require.NoError(t, loop.Start(context.Background()))
@@ -204,7 +214,7 @@ func TestLoopWedgeSurvivesStopAndStart(t *testing.T) {
 
 func TestLoopStopsWithItsContext(t *testing.T) {
 	t.Parallel()
-	loop, err := NewLoop(func(context.Context) error { return nil }, Options{Interval: time.Millisecond})
+	loop, err := NewLoop(func(context.Context) error { return nil }, testOptions(t, Options{Interval: time.Millisecond}))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, loop.Start(ctx))
@@ -218,7 +228,7 @@ func TestLoopStopsWithItsContext(t *testing.T) {
 func TestLoopQueueAndStuckTransitions(t *testing.T) {
 	t.Parallel()
 	var logs dispatchtest.Logs
-	loop, err := NewLoop(func(context.Context) error { return nil }, Options{Interval: time.Hour, Logger: logs.Logger()})
+	loop, err := NewLoop(func(context.Context) error { return nil }, testOptions(t, Options{Interval: time.Hour, Logger: logs.Logger()}))
 	require.NoError(t, err)
 	assert.False(t, loop.Health().QueueKnown)
 
@@ -246,6 +256,23 @@ func TestNewLoopRejectsBadOptions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "dispatch", l.Name())
 	assert.Equal(t, time.Minute, Judge(l.Health()).Threshold)
+}
+
+// A threshold the loop cannot meet even when healthy (500ms for a 2s
+// interval) would log WEDGED, with a stack dump, every cycle: refused,
+// saying why, by NewLoop and NewMonitor alike.
+func TestStaleThresholdNotAboveTheIntervalIsRefused(t *testing.T) {
+	t.Parallel()
+	ok := func(context.Context) error { return nil }
+	for _, threshold := range []time.Duration{500 * time.Millisecond, 2 * time.Second} {
+		opts := Options{Interval: 2 * time.Second, StaleThreshold: threshold}
+		_, err := NewLoop(ok, opts)
+		assert.ErrorContains(t, err, "stale threshold "+threshold.String()+" must exceed the interval 2s")
+		_, err = NewMonitor(opts)
+		assert.ErrorContains(t, err, "must exceed the interval")
+	}
+	_, err := NewMonitor(Options{Interval: 2 * time.Second, StaleThreshold: 2*time.Second + time.Millisecond})
+	assert.NoError(t, err)
 }
 
 // A wedged cycle holds the loop through a stop and a start: the verdict
@@ -321,7 +348,7 @@ func TestLoopAgesIgnoreWallClockSteps(t *testing.T) {
 // sees half of one write and half of another.
 func TestLoopQueueIsReadAsOnePair(t *testing.T) {
 	t.Parallel()
-	loop, err := NewLoop(func(context.Context) error { return nil }, Options{Interval: time.Hour})
+	loop, err := NewLoop(func(context.Context) error { return nil }, testOptions(t, Options{Interval: time.Hour}))
 	require.NoError(t, err)
 	done := make(chan struct{})
 	go func() {

@@ -18,13 +18,19 @@ import (
 )
 
 // TestLoopStacksGoToADefaultFile: without a directory, the dump is a
-// readable file under the temporary directory, named in the log line.
+// readable file in dispatch-stacks-UID under the system's temporary
+// directory ($TMPDIR, here the test's own), named in the log line. Not
+// parallel: it sets TMPDIR.
 func TestLoopStacksGoToADefaultFile(t *testing.T) {
-	t.Parallel()
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	clock := dispatchtest.NewClock(t0)
 	var logs dispatchtest.Logs
-	name := fmt.Sprintf("default-dir-test-%d", time.Now().UnixNano())
-	w := newWedgeable(t, Options{Name: name, Clock: clock, Logger: logs.Logger()})
+	w := &wedgeable{release: make(chan struct{}), entered: make(chan struct{}, 1)}
+	w.wedged.Store(true)
+	l, err := NewLoop(w.cycle, Options{Name: "main", Interval: time.Millisecond, WatchdogInterval: time.Hour, Clock: clock, Logger: logs.Logger()})
+	require.NoError(t, err)
+	w.loop = l
 	require.NoError(t, w.loop.Start(context.Background()))
 	<-w.entered
 	clock.Add(2 * time.Minute)
@@ -33,8 +39,7 @@ func TestLoopStacksGoToADefaultFile(t *testing.T) {
 	m := regexp.MustCompile(`file=(\S+)`).FindStringSubmatch(logs.String())
 	require.NotNil(t, m, logs.String())
 	path := m[1]
-	t.Cleanup(func() { _ = os.Remove(path) })
-	assert.Equal(t, defaultStackDumpDir(), filepath.Dir(path))
+	assert.Equal(t, filepath.Join(tmp, fmt.Sprintf("dispatch-stacks-%d", os.Getuid())), filepath.Dir(path))
 	stacks, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Contains(t, string(stacks), "(*wedgeable).cycle")

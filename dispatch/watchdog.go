@@ -14,13 +14,13 @@ import (
 )
 
 // watch is the watchdog goroutine: it judges the loop on a ticker of its own,
-// independent of the loop goroutine, so a cycle blocked forever is still
+// independent of the loop's goroutine, so a cycle blocked forever is still
 // reported, once, when it crosses the threshold.
-func (l *Loop) watch(ctx context.Context) {
-	ticker := time.NewTicker(l.watchdog)
+func (m *Monitor) watch(ctx context.Context) {
+	ticker := time.NewTicker(m.watchdog)
 	defer ticker.Stop()
 	for {
-		l.Check()
+		m.Check()
 		select {
 		case <-ctx.Done():
 			return
@@ -30,21 +30,23 @@ func (l *Loop) watch(ctx context.Context) {
 }
 
 // Check judges the loop now and logs any transition. The watchdog calls it
-// on every tick; tests call it after moving a fake clock. Concurrent checks
+// on every tick while the loop is started; tests call it after moving a
+// fake clock. Concurrent checks
 // are serialized, so a verdict taken earlier is never logged after a later
 // one (a stale "RECOVERED" between two "WEDGED").
-func (l *Loop) Check() Assessment {
-	l.checkMu.Lock()
-	defer l.checkMu.Unlock()
-	h, a := l.Assess()
-	l.transitions.Observe(&h, a)
+func (m *Monitor) Check() Assessment {
+	m.checkMu.Lock()
+	defer m.checkMu.Unlock()
+	h, a := m.Assess()
+	m.transitions.Observe(&h, a)
 	return a
 }
 
 // Assess reads the loop and decides, without logging: in process the loop
-// is always read directly, so the evidence is always usable.
-func (l *Loop) Assess() (Health, Assessment) {
-	h := l.Health()
+// is always read directly, so the evidence is always usable. The
+// collector's metrics, Liveness and the watchdog all read this decision.
+func (m *Monitor) Assess() (Health, Assessment) {
+	h := m.Health()
 	return h, Decide(Look{Evidence: EvidenceUsable, Health: &h})
 }
 
@@ -55,24 +57,24 @@ func (l *Loop) Assess() (Health, Assessment) {
 // whose path the log line beside WEDGED names; files are capped in size and
 // number (see writeStackDump). Only when no file can be written do the stacks
 // go to the log, truncated.
-func (l *Loop) dumpStacks(h Health, _ Verdict) {
+func (m *Monitor) dumpStacks(h Health, _ Verdict) {
 	var buf bytes.Buffer
 	if err := pprof.Lookup("goroutine").WriteTo(&buf, 2); err != nil {
-		level.Error(l.logger).Log("msg", "could not take goroutine stacks", "err", err)
+		level.Error(m.logger).Log("msg", "could not take goroutine stacks", "err", err)
 		return
 	}
-	dir := l.stackDir
+	dir := m.stackDir
 	if dir == "" {
 		dir = defaultStackDumpDir()
 	}
-	stacks := hungFirst(buf.Bytes(), l.goroutine.Load())
-	path, err := writeStackDump(dir, l.name, h.Now, stacks)
+	stacks := hungFirst(buf.Bytes(), m.goroutine.Load())
+	path, err := writeStackDump(dir, m.name, h.Now, stacks)
 	if err != nil {
-		level.Error(l.logger).Log("msg", "could not write goroutine stacks; the first of them follow", "err", err,
+		level.Error(m.logger).Log("msg", "could not write goroutine stacks; the first of them follow", "err", err,
 			"stacks", string(truncateStacks(stacks, maxLoggedStackBytes)))
 		return
 	}
-	level.Error(l.logger).Log("msg", "goroutine stacks at WEDGED written", "file", path, "bytes", len(stacks))
+	level.Error(m.logger).Log("msg", "goroutine stacks at WEDGED written", "file", path, "bytes", len(stacks))
 }
 
 // fileSafe keeps a loop name usable in a file name.
