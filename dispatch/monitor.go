@@ -343,7 +343,10 @@ func (m *Monitor) Health() Health {
 // Liveness answers a liveness probe in process: a non-nil error, saying
 // why, exactly when restarting the process is the fix (the loop is
 // wedged). It reads the same decision as the metrics, the logs and the
-// watchdog (Assess). Serve it on the daemon's own mux:
+// watchdog (Assess); unlike the sidecar's /-/target/healthy it keeps no
+// restart budget, so a process whose restarts do not help is restarted
+// again (the kubelet's back-off spaces them). Serve it on the daemon's own
+// mux:
 //
 //	http.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) {
 //		if err := mon.Liveness(); err != nil {
