@@ -186,7 +186,6 @@ func newDaemon(name string, rng *rand.Rand, log *eventLog, interval, thr time.Du
 	d.skew = []time.Duration{0, 0, 10 * time.Second, -10 * time.Second, 2 * time.Hour, -2 * time.Hour}[rng.IntN(6)]
 	d.computedAt = []int{computedAlways, computedAlways, computedAlways, computedNever, computedSometimes}[rng.IntN(5)]
 	now := time.Now()
-	d.slowStarts = rng.IntN(8) == 0
 	if rng.IntN(8) == 0 {
 		// A poisoned daemon: every process's first cycle wedges (a
 		// dependency down), until a fix that may never come within the
@@ -215,10 +214,12 @@ func (d *daemon) newProcess(spawn time.Time, first bool) *process {
 		up = time.Duration((1.5 + 1.5*d.rng.Float64()) * float64(d.threshold))
 	}
 	if d.slowStarts && !first {
-		// A slow-starting daemon: every process after a restart hangs in a
-		// start-up of two to three thresholds (the 9s start-ups
-		// at a 3s threshold). Restarts must back off to let one finish.
-		p.startMode, up = startHang, time.Duration((2+d.rng.Float64())*float64(d.threshold))
+		// A slow-starting daemon: every process after a restart answers
+		// "running, no cycle yet" (the row) through a
+		// start-up of one to three minutes, longer than its threshold (the
+		// issue's 9s start-ups at a 3s threshold, at a larger scale).
+		// Restarts must back off to let one finish.
+		p.startMode, up = startNoCycle, time.Duration(60+d.rng.IntN(121))*time.Second
 	}
 	p.startEnd = spawn.Add(up)
 	d.all = append(d.all, p)

@@ -43,7 +43,7 @@ type truth struct {
 	killsByRef map[time.Time]int
 	// startupKills counts the kills in a row, in the episode keyed as
 	// killsByRef, of processes in their start-up; startupKilledAgain lists
-	// the second and later of them.
+	// the third and later of them.
 	startupKills       map[time.Time]int // start-up kills in a row
 	startupKilledAgain []kill
 	// startupKilledIdentical counts those excused as word-for-word alike.
@@ -315,7 +315,7 @@ func (t *truth) judgeKill(d *daemon, now time.Time, run time.Duration) kill {
 	} else {
 		t.startupKills[d.episode]++
 	}
-	if starting && t.startupKills[d.episode] >= 2 {
+	if starting && t.startupKills[d.episode] >= 3 {
 		if p.predNoCycle && p.started.IsZero() && d.lastRefused.Before(p.predKill) {
 			// Word-for-word the answers of the start-up before it, and no
 			// refusal seen between: the evidence places its start at the
