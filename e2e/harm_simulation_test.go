@@ -162,7 +162,17 @@ func runHistory(t *testing.T, seed uint64) *historyResult {
 				thr = time.Duration(3+rng.IntN(8)) * time.Second
 				interval = time.Duration(1+rng.IntN(max(1, int(thr/time.Second)/3))) * time.Second
 			}
+			// One daemon in eight starts slowly (migrations, a cache to
+			// warm): one to three minutes, with a threshold of its own of
+			// 20 to 60 seconds, shorter than its start-up.
+			slow := rng.IntN(8) == 0
+			if slow {
+				override = true
+				thr = time.Duration(20+rng.IntN(41)) * time.Second
+				interval = time.Duration(1+rng.IntN(int(thr/time.Second)/3)) * time.Second
+			}
 			d := newDaemon(name, rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), res.log, interval, thr)
+			d.slowStarts = slow
 			k := newKubeletConfig(rng)
 			opts := sidecar.TargetOptions{Name: name, URL: "http://" + name + ":3457/api/daemon/status",
 				Client: &http.Client{Transport: d}, Timeout: 5 * time.Second,

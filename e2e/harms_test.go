@@ -35,9 +35,10 @@ const (
 	// loop hanging until a cycle completes again in some process) than the
 	// restart budget.
 	harmRestartLoop = "restart loop"
-	// harmStartupKilledAgain: in one episode, the kubelet kills a process
-	// still in its start-up, and then the next one still in its start-up:
-	// the daemon restarted over and over before it could start.
+	// harmStartupKilledAgain: in one episode, the kubelet kills a third
+	// process in a row still in its start-up: the daemon restarted over and
+	// over before it could start ("a couple" of restarts, then a back-off
+	// that lets the start-up finish, or a person paged, is what it is owed).
 	harmStartupKilledAgain = "start-up killed again"
 	// harmUnrestarted: with a kubelet enforcing, a hang the exporter could
 	// see (it read a usable status of that process), the restart budget not
@@ -324,7 +325,7 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 	t.exceptions[excStartedUnseenRestart] += tr.unrestartedStartedUnseen
 	t.exceptions[excReplacedIdentical] += tr.startupKilledIdentical
 	for _, k := range tr.startupKilledAgain {
-		note(harmStartupKilledAgain, "process %d at %s, in its start-up like the one killed before it", k.proc, at(k.at))
+		note(harmStartupKilledAgain, "process %d at %s, the third in a row killed in its start-up", k.proc, at(k.at))
 	}
 	for _, u := range tr.unrestarted {
 		note(harmUnrestarted, "%s", u)

@@ -44,10 +44,13 @@ var mutants = []mutant{
 		new:  "return false && (hs.Before(ps) || hc.Before(pc))",
 	},
 	{
-		name: "no back-off",
+		// Without its budget the back-off still bounds the restarts of a
+		// hang that goes on, so the two go together, as the issue names
+		// them ("no back-off or budget").
+		name: "no back-off or budget",
 		file: "dispatch/restart.go",
 		old:  "grace := thr << min(p.requests, maxGraceDoublings)",
-		new:  "grace := thr",
+		new:  "grace := thr\n\t\tp.Budget = p.requests + 1",
 	},
 	{
 		name: "no budget",

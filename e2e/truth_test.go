@@ -41,10 +41,10 @@ type truth struct {
 	// no completed cycle back belong to one episode, whatever processes
 	// come and go.
 	killsByRef map[time.Time]int
-	// startupKill: the latest kill of the episode keyed as killsByRef was
-	// of a process in its start-up; startupKilledAgain lists the kills of
-	// one in its start-up right after such a kill.
-	startupKill        map[time.Time]bool
+	// startupKills counts the kills in a row, in the episode keyed as
+	// killsByRef, of processes in their start-up; startupKilledAgain lists
+	// the third and later of them.
+	startupKills       map[time.Time]int // start-up kills in a row
 	startupKilledAgain []kill
 	// startupKilledIdentical counts those excused as word-for-word alike.
 	startupKilledIdentical int
@@ -76,7 +76,7 @@ type kill struct {
 
 func newTruth() *truth {
 	return &truth{killsByRef: map[time.Time]int{}, lastKillByRef: map[time.Time]time.Time{}, requests: map[time.Time]int{},
-		startupKill: map[time.Time]bool{}}
+		startupKills: map[time.Time]int{}}
 }
 
 func (t *truth) hungAt(from, to time.Time) bool {
@@ -145,7 +145,7 @@ func (d *daemon) cause(now time.Time) string {
 // observe records the truth at now. Called with d.mu held, each step of
 // the daemon's driver.
 func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig) {
-	if d.proc.ownHung(now, d.threshold) {
+	if d.proc.hungVisibly(now, d.threshold) {
 		d.proc.lastHung = now
 	}
 	switch vis := d.visible(now); {
@@ -285,7 +285,7 @@ func (t *truth) answered(d *daemon, restart bool, now time.Time) {
 // killed for a hang that was real when the run began.
 func (t *truth) judgeKill(d *daemon, now time.Time, run time.Duration) kill {
 	p := d.proc
-	hung := p.ownHung(now, d.threshold) || !p.lastHung.IsZero() && now.Sub(p.lastHung) <= run
+	hung := p.hungVisibly(now, d.threshold) || !p.lastHung.IsZero() && now.Sub(p.lastHung) <= run
 	k := kill{at: now, proc: p.id, ref: d.ref, needless: !hung}
 	switch {
 	case !k.needless:
@@ -310,7 +310,12 @@ func (t *truth) judgeKill(d *daemon, now time.Time, run time.Duration) kill {
 	t.killsByRef[d.episode]++
 	t.lastKillByRef[d.episode] = now
 	starting := !p.serving
-	if starting && t.startupKill[d.episode] {
+	if !starting {
+		t.startupKills[d.episode] = 0
+	} else {
+		t.startupKills[d.episode]++
+	}
+	if starting && t.startupKills[d.episode] >= 3 {
 		if p.predNoCycle && p.started.IsZero() && d.lastRefused.Before(p.predKill) {
 			// Word-for-word the answers of the start-up before it, and no
 			// refusal seen between: the evidence places its start at the
@@ -320,7 +325,6 @@ func (t *truth) judgeKill(d *daemon, now time.Time, run time.Duration) kill {
 			t.startupKilledAgain = append(t.startupKilledAgain, k)
 		}
 	}
-	t.startupKill[d.episode] = starting
 	t.in503 = false // a new container: its next 503 begins another request
 	t.kills = append(t.kills, k)
 	return k
