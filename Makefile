@@ -66,6 +66,12 @@ docker:
 generate:
 	$(GO) generate ./...
 
+# The end-to-end tests (e2e/): the built binary with real Prometheus and
+# Alertmanager, and the harm simulation at its default size.
+.PHONY: e2e
+e2e:
+	$(TOOLS) $(GO) test -race -count=1 ./e2e
+
 # The harm simulation (e2e/), many more histories than make test runs
 # (300): daemons, Prometheus evaluating alerts/dispatch.rules.yml and a
 # kubelet on a fake clock, counting false and missed pages, flaps, needless
@@ -97,15 +103,15 @@ bench:
 .PHONY: bench-compare
 bench-compare:
 	@uptime
-	eval "$$(.ci/install-tools json_exporter)" && $(GO) test -run '^$$' -bench CompareJSONExporter -benchtime 1x -timeout 10m .
+	eval "$$(.ci/install-tools json_exporter)" && $(GO) test -run '^$$' -bench CompareJSONExporter -benchtime 1x -timeout 10m ./e2e
 	@uptime
 
 # Wedge -> stale -> firing -> notification, with real Prometheus and Alertmanager.
 .PHONY: bench-latency
 bench-latency:
-	$(TOOLS) $(GO) test -run '^$$' -bench DetectionLatency -benchtime 1x -timeout 10m .
+	$(TOOLS) $(GO) test -run '^$$' -bench DetectionLatency -benchtime 1x -timeout 10m ./e2e
 
 # 1,000 targets in one exporter.
 .PHONY: bench-scale
 bench-scale:
-	$(GO) test -run '^$$' -bench Scale1000Targets -benchtime 1x -timeout 20m .
+	$(GO) test -run '^$$' -bench Scale1000Targets -benchtime 1x -timeout 20m ./e2e

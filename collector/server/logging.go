@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"io"
@@ -8,7 +8,24 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	slgk "github.com/tjhop/slog-gokit"
 )
+
+// loggers are the exporter's one log stream, in one format, every line
+// starting ts, caller, level: go-kit for our code, and the same stream for
+// exporter-toolkit's slog logger and net/http's error log.
+type loggers struct {
+	logger log.Logger   // ours: with a caller
+	bridge log.Logger   // for sources that bring their own caller
+	slog   *slog.Logger // exporter-toolkit's, through bridge
+}
+
+// newLogger is the exporter's logging at the given level and format,
+// writing to w.
+func newLogger(w io.Writer, lvl, format string) loggers {
+	logger, bridge := newLoggers(w, lvl, format)
+	return loggers{logger: logger, bridge: bridge, slog: slog.New(slgk.NewGoKitHandler(bridge, slogLevel(lvl)))}
+}
 
 // newLoggers returns a go-kit logger at the given level and format, with
 // UTC timestamps and callers, and the same stream without a caller for

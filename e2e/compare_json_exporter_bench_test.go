@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -49,7 +49,7 @@ func BenchmarkCompareJSONExporter(b *testing.B) {
 	)
 	srv := newStatusServer(b, "stuck.json")
 	bin, floor := buildExporter(b), buildFloor(b)
-	jeConfig := "--config.file=" + filepath.Join("collector", "testdata", "bench", "json_exporter.yml")
+	jeConfig := "--config.file=" + filepath.Join("..", "collector", "testdata", "bench", "json_exporter.yml")
 	start := func(name, bin string, args ...string) (pid int, base string) {
 		addr := freeAddr(b)
 		p := startProc(b, name, bin, append(args, listenFlag(name, addr))...)
@@ -154,7 +154,7 @@ func listenFlag(name, addr string) string {
 func buildFloor(b testing.TB) string {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "floor")
-	out, err := exec.Command("go", "build", "-o", bin, "./collector/testdata/floor").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, filepath.Join("..", "collector", "testdata", "floor")).CombinedOutput()
 	if err != nil {
 		b.Fatalf("go build floor: %v: %s", err, out)
 	}
@@ -395,7 +395,7 @@ type statusServer struct {
 
 func newStatusServer(b testing.TB, sample string) *statusServer {
 	b.Helper()
-	body, err := os.ReadFile(filepath.Join("dispatch", "smithy", "testdata", "samples", sample))
+	body, err := os.ReadFile(filepath.Join("..", "dispatch", "smithy", "testdata", "samples", sample))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -61,7 +61,7 @@ func TestHTTPServerErrorsLogOnce(t *testing.T) {
 		var m map[string]string
 		require.NoError(t, json.Unmarshal(buf.Bytes(), &m), buf.String())
 		assert.Equal(t, "http: TLS handshake error from 127.0.0.1:5555: EOF", m["msg"])
-		assert.Regexp(t, `^logging_test\.go:\d+$`, m["caller"], "the caller, not the message")
+		assert.Regexp(t, `^log_lines_start_ts_caller_level_test\.go:\d+$`, m["caller"], "the caller, not the message")
 		assert.Equal(t, "warn", m["level"])
 		assert.NotEmpty(t, m["ts"])
 	})
@@ -72,5 +72,5 @@ func TestLogKeyOrderKeepsTheRest(t *testing.T) {
 	var buf bytes.Buffer
 	logger, _ := newLoggers(&buf, "debug", "logfmt")
 	require.NoError(t, logger.Log("msg", "hello", "a", 1, "level", "info", "b", 2))
-	assert.Regexp(t, `^ts=\S+ caller=logging_test\.go:\d+ level=info msg=hello a=1 b=2\n$`, buf.String())
+	assert.Regexp(t, `^ts=\S+ caller=log_lines_start_ts_caller_level_test\.go:\d+ level=info msg=hello a=1 b=2\n$`, buf.String())
 }

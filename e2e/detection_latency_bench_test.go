@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -20,7 +20,7 @@ import (
 //	prometheus: alert firing                floor: + up to scrape + evaluation interval, + for:
 //	webhook: notification received          floor: + group_wait
 //
-// Run: make bench-latency (go test -run '^$' -bench DetectionLatency -benchtime 1x .)
+// Run: make bench-latency (go test -run '^$' -bench DetectionLatency -benchtime 1x ./e2e)
 func BenchmarkDetectionLatency(b *testing.B) {
 	const threshold = 3 * time.Second
 	const rounds = 3

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"flag"
@@ -42,7 +42,7 @@ func shape(exposition string) string {
 // and has promtool lint the whole exposition.
 func checkGolden(t *testing.T, name, exposition string) {
 	t.Helper()
-	path := filepath.Join("collector", "testdata", "golden", name)
+	path := filepath.Join("testdata", "golden", name)
 	if *update {
 		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 		require.NoError(t, os.WriteFile(path, []byte(shape(exposition)), 0o644))

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -31,53 +30,6 @@ import (
 // Alertmanager with alerts/alertmanager.yml's routing and inhibition, and a
 // webhook receiver here. Rules keep their expressions; their for: durations
 // are cut 60-fold (1m becomes 1s) so the test takes seconds, not hours.
-
-// proc is a process the test started; it is killed when the test ends.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-}
-
-func startProc(t testing.TB, name string, bin string, args ...string) *proc {
-	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	f, err := os.Create(logPath)
-	require.NoError(t, err)
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	require.NoError(t, cmd.Start(), "start %s", name)
-	p := &proc{name: name, cmd: cmd, log: logPath}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		f.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("--- %s log (last 3000 bytes) ---\n%s", name, tail(string(b), 3000))
-		}
-	})
-	return p
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
-func waitHTTP(t testing.TB, url string) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}, 60*time.Second, 50*time.Millisecond, "waiting for %s", url)
-}
 
 // webhook records Alertmanager notifications.
 type webhook struct {
@@ -178,7 +130,7 @@ func promQuery(t testing.TB, prom, query string) ([]map[string]any, error) {
 // fastRules is alerts/dispatch.rules.yml with every for: cut 60-fold.
 func fastRules(t testing.TB, dir string) string {
 	t.Helper()
-	b, err := os.ReadFile("alerts/dispatch.rules.yml")
+	b, err := os.ReadFile(rulesFile)
 	require.NoError(t, err)
 	fast := regexp.MustCompile(`(?m)^(\s+for: )(\d+)m$`).ReplaceAll(b, []byte("${1}${2}s"))
 	require.NotEqual(t, string(b), string(fast))
@@ -191,7 +143,7 @@ func fastRules(t testing.TB, dir string) string {
 // untouched, with fast grouping and every receiver pointed at the webhook.
 func testAlertmanagerConfig(t testing.TB, dir, webhookURL string) string {
 	t.Helper()
-	b, err := os.ReadFile("alerts/alertmanager.yml")
+	b, err := os.ReadFile(filepath.Join("..", "alerts", "alertmanager.yml"))
 	require.NoError(t, err)
 	var cfg map[string]any
 	require.NoError(t, yaml.Unmarshal(b, &cfg))
@@ -215,7 +167,7 @@ type stack struct {
 	// fake is a daemon the test drives into the states the demo cannot
 	// show (unusable answers, a whole-server hang, gone); fakeAddr is the
 	// sidecar watching it.
-	fake     *fakeDaemon
+	fake     *scriptedDaemon
 	fakeAddr string
 }
 
@@ -253,7 +205,7 @@ func startStack(t testing.TB, threshold string) *stack {
 	// 800ms of it, not the default 400ms, on a machine busy with other tests.
 	startProc(t, "sidecar", bin, "--target.url="+s.demoURL+"/api/daemon/status", "--target.timeout=1s", "--target.timeout-offset=100ms", "--web.listen-address="+sideAddr)
 	waitHTTP(t, sideURL+"/-/ready")
-	s.fake, s.fakeAddr = newFakeDaemon(t), freeAddr(t)
+	s.fake, s.fakeAddr = newScriptedDaemon(t), freeAddr(t)
 	// Its liveness endpoint makes one restart request of two 503s, then
 	// gives up: what a kubelet that restarts nothing sees, in seconds.
 	startProc(t, "sidecar-fake", bin, "--target.url="+s.fake.url, "--poll.stale-threshold="+threshold,
@@ -326,6 +278,11 @@ scrape_configs:
 	return s
 }
 
+// TestEndToEnd: a wedge of the demo's loop, seen in process and by a
+// sidecar, pages through real Prometheus and Alertmanager (a stuck queue
+// warns and is inhibited by the wedge); the scripted daemon's 401, hang,
+// unanswered restarts and outage page, warn or stay silent as the rules
+// say; the dashboard's panels have data while all is well.
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "3s")
@@ -420,7 +377,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// It answers 401 for much longer than the threshold: DOWN, a warning
 	// to chat; never stale, never the wedge page.
-	s.fake.set(fakeUnauthorized)
+	s.fake.set(scriptedUnauthorized)
 	eventually(func() bool { _, ok := hook.received("DispatchStatusDown", fake, "firing"); return ok }, "401: status down reaches the webhook")
 	receiver, _ := hook.received("DispatchStatusDown", fake, "firing")
 	assert.Equal(t, "chat", receiver, "down warns in chat")
@@ -431,9 +388,9 @@ func TestEndToEnd(t *testing.T) {
 	// Healthy again, then the whole HTTP server hangs: judged wedged from
 	// the last usable status; the pager gets the wedge, and the down alerts
 	// of the same loop are inhibited (wedged wins).
-	s.fake.set(fakeHealthy)
+	s.fake.set(scriptedHealthy)
 	eventually(func() bool { _, ok := hook.received("DispatchStatusDown", fake, "resolved"); return ok }, "status down resolves")
-	s.fake.set(fakeHang)
+	s.fake.set(scriptedHang)
 	eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", fake, "firing"); return ok }, "a hang pages as wedged")
 	receiver, _ = hook.received("DispatchDaemonWedged", fake, "firing")
 	assert.Equal(t, "pager", receiver)
@@ -481,7 +438,7 @@ func TestEndToEnd(t *testing.T) {
 	// not listen. The wedge resolves, DOWN warns, and after its longer for:
 	// the critical DispatchStatusDownLong pages.
 	gone := time.Now()
-	s.fake.set(fakeGone)
+	s.fake.set(scriptedGone)
 	eventually(func() bool { return staleNow() == 0 }, "refused: no longer stale")
 	eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", fake, "resolved"); return ok }, "the wedge resolves")
 	eventually(func() bool {
@@ -493,8 +450,10 @@ func TestEndToEnd(t *testing.T) {
 	assert.False(t, refiring, "no wedge page while the daemon is gone")
 }
 
-// fakeDaemon is a smithy status endpoint whose behaviour the test sets.
-type fakeDaemon struct {
+// scriptedDaemon is a real smithy status endpoint on 127.0.0.1 whose
+// behaviour the test switches (healthy, 401, a whole-server hang, gone);
+// unlike the harm simulation's daemon, which answers on a fake clock.
+type scriptedDaemon struct {
 	url  string
 	srv  *http.Server
 	stop chan struct{}
@@ -503,47 +462,47 @@ type fakeDaemon struct {
 }
 
 const (
-	fakeHealthy = iota
-	fakeUnauthorized
-	fakeHang
-	fakeGone
+	scriptedHealthy = iota
+	scriptedUnauthorized
+	scriptedHang
+	scriptedGone
 )
 
-func newFakeDaemon(t testing.TB) *fakeDaemon {
+func newScriptedDaemon(t testing.TB) *scriptedDaemon {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	f := &fakeDaemon{url: "http://" + ln.Addr().String() + "/api/daemon/status", stop: make(chan struct{})}
+	f := &scriptedDaemon{url: "http://" + ln.Addr().String() + "/api/daemon/status", stop: make(chan struct{})}
 	f.srv = &http.Server{Handler: http.HandlerFunc(f.serve), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = f.srv.Serve(ln) }()
-	t.Cleanup(func() { f.set(fakeGone) })
+	t.Cleanup(func() { f.set(scriptedGone) })
 	return f
 }
 
-func (f *fakeDaemon) set(mode int) {
+func (f *scriptedDaemon) set(mode int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.mode == fakeGone {
+	if f.mode == scriptedGone {
 		return
 	}
-	if f.mode == fakeHang && mode != fakeHang {
+	if f.mode == scriptedHang && mode != scriptedHang {
 		close(f.stop)
 		f.stop = make(chan struct{})
 	}
 	f.mode = mode
-	if mode == fakeGone {
+	if mode == scriptedGone {
 		_ = f.srv.Close()
 	}
 }
 
-func (f *fakeDaemon) serve(w http.ResponseWriter, r *http.Request) {
+func (f *scriptedDaemon) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	mode, stop := f.mode, f.stop
 	f.mu.Unlock()
 	switch mode {
-	case fakeUnauthorized:
+	case scriptedUnauthorized:
 		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
-	case fakeHang:
+	case scriptedHang:
 		select {
 		case <-stop:
 		case <-r.Context().Done():

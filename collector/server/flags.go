@@ -1,8 +1,9 @@
-package main
+package server
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path"
@@ -11,14 +12,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"github.com/alecthomas/units"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/stoneforge/dispatch_exporter/collector/config"
 )
 
-// flagValues are the parsed flags that validate checks beyond what kingpin
-// parses: ranges, paths and combinations.
-type flagValues struct {
+// flags are the exporter's command line: what kingpin parses, then what
+// validate checks beyond it (ranges, paths and combinations).
+type flags struct {
+	app    *kingpin.Application
+	exited int // the code --help or --version ended with; -1 while they have not
+
+	web         *web.FlagConfig
+	noSelf      bool // --web.disable-exporter-metrics
+	configCheck bool
+
 	metricsPath      string
 	targetURL        string
 	targetURLSet     bool // given on the command line, not the default
@@ -41,10 +53,64 @@ type flagValues struct {
 	demoInterval     time.Duration
 }
 
+// newFlags is the kingpin application with every flag of the exporter,
+// writing usage to stdout and errors to stderr.
+func newFlags(stdout, stderr io.Writer) *flags {
+	app := kingpin.New(program, "Prometheus exporter for a dispatch daemon's poll loop: is it wedged, is its queue stuck.")
+	app.Version(version.Print(program)).HelpFlag.Short('h')
+	app.UsageWriter(stdout).ErrorWriter(stderr)
+	f := &flags{app: app, exited: -1}
+	app.Terminate(func(code int) { f.exited = code }) // --help and --version end Run, not the process
+	f.web = webflag.AddFlags(app, ":9847")
+	app.Flag("web.telemetry-path", "Path under which to expose metrics; not / and no other endpoint's.").Default("/metrics").StringVar(&f.metricsPath)
+	app.Flag("web.disable-exporter-metrics", "Exclude metrics about the exporter itself (go_*, process_*) from /metrics.").BoolVar(&f.noSelf)
+	app.Flag("log.level", "Only log messages with the given severity or above: one of debug, info, warn, error.").Default("info").StringVar(&f.logLevel)
+	app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").StringVar(&f.logFormat)
+
+	app.Flag("target.url", "Status endpoint of the daemon to watch, http or https (sidecar mode, without --config.file).").
+		Default("http://localhost:3457/api/daemon/status").IsSetByUser(&f.targetURLSet).StringVar(&f.targetURL)
+	app.Flag("target.timeout", "Timeout of each status request; a Prometheus scrape timeout bounds it further.").Default("5s").DurationVar(&f.targetTimeout)
+	app.Flag("target.timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time to answer.").Default("0.5s").DurationVar(&f.timeoutOffset)
+	app.Flag("target.max-body-bytes", "Largest status body accepted (e.g. 64KiB, 1MiB).").Default("1MiB").StringVar(&f.maxBodyText)
+	app.Flag("config.file", "YAML file of named targets with HTTP client options, served on /probe?target=NAME. Reloaded on SIGHUP and POST /-/reload.").StringVar(&f.configFile)
+	app.Flag("config.check", "Validate --config.file and exit.").BoolVar(&f.configCheck)
+	app.Flag("liveness.mode", "enforce: /-/target/healthy answers 503 when the daemon should be restarted; shadow: answers 200 and logs 'would restart'.").Default("enforce").StringVar(&f.livenessMode)
+	app.Flag("liveness.failure-threshold", "The daemon's livenessProbe's failureThreshold: one restart request answers 503 to this many probes in a row (fewer when evidence ends it), so the kubelet restarts the daemon once per request.").Default("4").IntVar(&f.failureThreshold)
+	app.Flag("liveness.restart-budget", "Restart requests /-/target/healthy makes for one hang (each after a longer grace) before it stops asking, answers 200 and dispatch_liveness_restart_budget_spent pages a person; restored when a cycle completes.").Default("3").IntVar(&f.restartBudget)
+	app.Flag("liveness.termination-grace", "The daemon pod's terminationGracePeriodSeconds: how long a process the kubelet kills may go on serving. The process after a restart gets its grace from then on.").Default("30s").DurationVar(&f.terminationGrace)
+	app.Flag("liveness.timeout", "Longest /-/target/healthy waits for the daemon. Past it the answer rests on the request still unanswered: a hang under way goes on counting; anything else answers 200. Keep it under the probe's timeoutSeconds.").Default("2s").DurationVar(&f.livenessWait)
+
+	app.Flag("poll.stale-threshold", "Staleness threshold; default (0s): the daemon's, else max(60s, 10 × poll interval).").Default("0s").DurationVar(&f.staleThreshold)
+	app.Flag("watchdog.stack-dump-dir", "Directory for goroutine dumps taken when an in-process loop wedges; default: dispatch-stacks-UID under the system's temporary directory.").StringVar(&f.stackDir)
+
+	app.Flag("demo", "Run a simulated dispatch daemon in process and export it, with fault injection under /demo/.").BoolVar(&f.demo)
+	app.Flag("demo.poll-interval", "Poll interval of the simulated daemon.").Default("5s").DurationVar(&f.demoInterval)
+	return f
+}
+
+// parse parses args and validates them. It returns false with the exit
+// code when Run ends here: --help or --version (0), or a bad flag (2, after
+// one line on stderr naming it).
+func (f *flags) parse(args []string, stderr io.Writer) (code int, ok bool) {
+	_, err := f.app.Parse(args)
+	if f.exited >= 0 {
+		return f.exited, false
+	}
+	if err == nil {
+		f.listen = *f.web.WebListenAddresses
+		err = f.validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s; try --help\n", program, err)
+		return 2, false
+	}
+	return 0, true
+}
+
 // validate returns the first bad value, naming its flag; the exporter then
 // ends with that one line, before it serves anything. It also parses the
 // flags kingpin would reject without naming them (enums, sizes).
-func (f *flagValues) validate() error {
+func (f *flags) validate() error {
 	for _, e := range []struct {
 		flag, val string
 		one       []string
