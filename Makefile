@@ -25,16 +25,21 @@ LDFLAGS     = -s -w \
 	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 PLATFORMS  ?= linux/amd64 linux/arm64
 
+# The root module is what the binary and a Go daemon importing dispatch or
+# collector need; the tooling (Prometheus' packages, k8s, the Grafana SDK)
+# lives in nested modules, tested from their own directories.
+MODULES = . alerts dashboards deploy e2e
+
 .PHONY: test
 test: lint
-	$(TOOLS) $(GO) test -race -count=1 ./...
+	for m in $(MODULES); do (cd $$m && $(TOOLS) $(GO) test -race -count=1 ./...) || exit 1; done
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./dispatch/... ./collector/...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./dispatch/smithy
 
 .PHONY: lint
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
 .PHONY: tools
 tools:
@@ -64,7 +69,7 @@ docker:
 # Regenerate what is generated: the dashboard JSON, the PrometheusRule.
 .PHONY: generate
 generate:
-	$(GO) generate ./...
+	for m in $(MODULES); do (cd $$m && $(GO) generate ./...) || exit 1; done
 
 # The end-to-end tests (e2e/): the built binary with real Prometheus and
 # Alertmanager, and the harm simulation at its default size.
@@ -79,13 +84,13 @@ e2e:
 # log; rerun one with: go test ./e2e -run TestHarmSimulation -args -sim.seed=N
 .PHONY: simulate
 simulate:
-	$(GO) test -v -run '^TestHarmSimulation$$' -count=1 -timeout 60m ./e2e -args -sim.histories=$(HISTORIES)
+	$(GO) test -v -run '^TestHarmSimulation$$' -count=1 -timeout 60m ./e2e/... -args -sim.histories=$(HISTORIES)
 
 # Deliberate bugs (e2e/mutants_test.go's table) that the harm simulation
 # must catch, each in a copy of the module.
 .PHONY: mutate
 mutate:
-	$(GO) test -run '^TestMutantsAreCaught$$' -count=1 -timeout 60m -v ./e2e -args -mutate -mutate.histories=$(MUTATE_HISTORIES)
+	$(GO) test -run '^TestMutantsAreCaught$$' -count=1 -timeout 60m -v ./e2e/... -args -mutate -mutate.histories=$(MUTATE_HISTORIES)
 
 MUTATE_HISTORIES ?= 300
 HISTORIES ?= 5000

@@ -25,7 +25,10 @@ func buildExporter(t testing.TB, ldflags ...string) string {
 	if len(ldflags) > 0 {
 		args = append(args, "-ldflags", strings.Join(ldflags, " "))
 	}
-	out, err := exec.Command("go", append(args, "github.com/stoneforge/dispatch_exporter")...).CombinedOutput()
+	// The binary is the root module's (e2e is a module of its own).
+	cmd := exec.Command("go", append(args, ".")...)
+	cmd.Dir = ".."
+	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	return bin
 }

@@ -17,7 +17,7 @@ import (
 // mutant is one deliberate bug: the harm simulation must fail with it.
 type mutant struct {
 	name     string
-	file     string // relative to the module root
+	file     string // relative to the repository's root
 	old, new string // old must occur exactly once in file
 }
 
@@ -27,7 +27,7 @@ type mutant struct {
 var mutants = []mutant{
 	{
 		name: "refusal counted as a hang",
-		file: "collector/fetch.go",
+		file: "collector/sidecar/fetch.go",
 		old:  "return dispatch.EvidenceRefused",
 		new:  "return dispatch.EvidenceHung",
 	},
@@ -60,7 +60,7 @@ var mutants = []mutant{
 	},
 	{
 		name: "a 503 ends a wedge",
-		file: "collector/status.go",
+		file: "collector/sidecar/status.go",
 		old:  "t.policy = next",
 		new:  "t.policy = next\n\t\tif l.Restart {\n\t\t\tt.tracker = dispatch.NewTracker(t.opts.StaleThreshold)\n\t\t}",
 	},
@@ -97,9 +97,9 @@ func TestMutantsAreCaught(t *testing.T) {
 			if err := os.WriteFile(path, []byte(strings.Replace(string(src), m.old, m.new, 1)), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command("go", "test", "-count=1", "-run", "^TestHarmSimulation$", "./e2e",
+			cmd := exec.Command("go", "test", "-count=1", "-run", "^TestHarmSimulation$", ".",
 				"-args", fmt.Sprintf("-sim.histories=%d", *mutantHistories))
-			cmd.Dir = dir
+			cmd.Dir = filepath.Join(dir, "e2e")
 			cmd.Env = append(os.Environ(), "MUTATE=0")
 			out, err := cmd.CombinedOutput()
 			counts := harmCounts(string(out))
@@ -140,9 +140,9 @@ var (
 // baseline is the harm counts of the unmutated module on the same seeds.
 func baseline(t *testing.T, root string) map[string]int {
 	baselineOnce.Do(func() {
-		cmd := exec.Command("go", "test", "-count=1", "-run", "^TestHarmSimulation$", "./e2e",
+		cmd := exec.Command("go", "test", "-count=1", "-run", "^TestHarmSimulation$", ".",
 			"-args", fmt.Sprintf("-sim.histories=%d", *mutantHistories))
-		cmd.Dir = root
+		cmd.Dir = filepath.Join(root, "e2e")
 		cmd.Env = append(os.Environ(), "MUTATE=0")
 		out, _ := cmd.CombinedOutput()
 		baselineCounts = harmCounts(string(out))
@@ -192,25 +192,17 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// moduleRoot is the directory of go.mod above the test's working dir.
+// moduleRoot is the repository's root: the parent of e2e, the test's
+// working directory (e2e is a module of its own, with a replace of ../).
 func moduleRoot(t *testing.T) string {
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's working directory")
-		}
-		dir = parent
-	}
+	return filepath.Dir(dir)
 }
 
-// copyTree copies the module at src to dst, without .git.
+// copyTree copies the repository at src to dst, without .git.
 func copyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
