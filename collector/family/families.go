@@ -7,6 +7,7 @@ package family
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Namespace prefixes every metric of a dispatch loop.
@@ -51,45 +52,54 @@ const (
 // firstStatusFamily is the first family only a status endpoint can tell.
 const firstStatusFamily = DaemonAvailable
 
-// spec is one family: its name (less the namespace), help and extra label.
+// spec is one family: its name (less the namespace), help, extra label and
+// type.
 type spec struct {
 	name, help, label string
+	typ               dto.MetricType
 }
+
+// The types of the families.
+const (
+	gauge     = dto.MetricType_GAUGE
+	counter   = dto.MetricType_COUNTER
+	histogram = dto.MetricType_HISTOGRAM
+)
 
 // table is every family of a loop, declared once.
 var table = [numFamilies]spec{
-	Up:            {"up", "1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the status request of this scrape returned a usable status.", ""},
-	DaemonRunning: {"daemon_running", "1 when the dispatch loop is started (smithy's isRunning), 0 when stopped.", ""},
+	Up:            {"up", "1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the status request of this scrape returned a usable status.", "", gauge},
+	DaemonRunning: {"daemon_running", "1 when the dispatch loop is started (smithy's isRunning), 0 when stopped.", "", gauge},
 	PollLastStarted: {"poll_last_started_seconds",
-		"Unix time the latest poll cycle started, on the daemon's clock; absent until a cycle has started.", ""},
+		"Unix time the latest poll cycle started, on the daemon's clock; absent until a cycle has started.", "", gauge},
 	PollLastCompleted: {"poll_last_completed_seconds",
-		"Unix time the latest poll cycle completed (successfully or not), on the daemon's clock; absent until a cycle has completed.", ""},
-	PollInFlight: {"poll_in_flight", "1 while a poll cycle runs: it started and has not completed since.", ""},
+		"Unix time the latest poll cycle completed (successfully or not), on the daemon's clock; absent until a cycle has completed.", "", gauge},
+	PollInFlight: {"poll_in_flight", "1 while a poll cycle runs: it started and has not completed since.", "", gauge},
 	PollStale: {"poll_stale",
-		"1 when the evidence shows a hung loop: a cycle in flight for longer than the stale threshold (running or stopped), or a running loop with no cycle completed within it since its run began; or, while the daemon hangs, the same extrapolated from its last usable status. Never on unreadable or refused status requests.", ""},
-	PollStaleThreshold: {"poll_stale_threshold_seconds", "Staleness threshold in force: configured, or max(60s, 10 x poll interval).", ""},
-	PollInterval:       {"poll_interval_seconds", "Configured interval between the starts of two poll cycles.", ""},
+		"1 when the evidence shows a hung loop: a cycle in flight for longer than the stale threshold (running or stopped), or a running loop with no cycle completed within it since its run began; or, while the daemon hangs, the same extrapolated from its last usable status. Never on unreadable or refused status requests.", "", gauge},
+	PollStaleThreshold: {"poll_stale_threshold_seconds", "Staleness threshold in force: configured, or max(60s, 10 x poll interval).", "", gauge},
+	PollInterval:       {"poll_interval_seconds", "Configured interval between the starts of two poll cycles.", "", gauge},
 	StuckQueue: {"stuck_queue",
-		"1 when ready tasks wait and no worker can take them (ready_unassigned_tasks > 0 and available_workers == 0).", ""},
-	ReadyUnassignedTasks: {"ready_unassigned_tasks", "Ready tasks with no assignee.", ""},
-	AvailableWorkers:     {"available_workers", "Workers registered, enabled and not terminated; busy ones count.", ""},
+		"1 when ready tasks wait and no worker can take them (ready_unassigned_tasks > 0 and available_workers == 0).", "", gauge},
+	ReadyUnassignedTasks: {"ready_unassigned_tasks", "Ready tasks with no assignee.", "", gauge},
+	AvailableWorkers:     {"available_workers", "Workers registered, enabled and not terminated; busy ones count.", "", gauge},
 	PollCycles: {"poll_cycles_total",
-		"Poll cycles finished, by result: ok, error (the cycle returned an error) or panic (recovered).", "result"},
-	PollCycleDuration: {"poll_cycle_duration_seconds", "Duration of finished poll cycles.", ""},
+		"Poll cycles finished, by result: ok, error (the cycle returned an error) or panic (recovered).", "result", counter},
+	PollCycleDuration: {"poll_cycle_duration_seconds", "Duration of finished poll cycles.", "", histogram},
 	DaemonAvailable: {"daemon_available",
-		"1 when the server has a dispatch daemon (smithy's available); 0 when it has none, and then reason says why.", ""},
+		"1 when the server has a dispatch daemon (smithy's available); 0 when it has none, and then reason says why.", "", gauge},
 	DaemonReportedStale: {"daemon_reported_stale",
-		"The daemon's own staleness verdict (smithy's health.pollStale), beside dispatch_poll_stale so disagreements show.", ""},
-	RateLimitPaused:       {"rate_limit_paused", "1 when every executable is rate-limited: dispatch is paused on purpose.", ""},
-	RateLimitSoonestReset: {"rate_limit_soonest_reset_seconds", "Unix time the soonest rate limit resets; absent when none is set.", ""},
+		"The daemon's own staleness verdict (smithy's health.pollStale), beside dispatch_poll_stale so disagreements show.", "", gauge},
+	RateLimitPaused:       {"rate_limit_paused", "1 when every executable is rate-limited: dispatch is paused on purpose.", "", gauge},
+	RateLimitSoonestReset: {"rate_limit_soonest_reset_seconds", "Unix time the soonest rate limit resets; absent when none is set.", "", gauge},
 	StatusRequestDuration: {"status_request_duration_seconds",
-		"Duration of the status request made for this scrape, including joining one already in flight.", ""},
+		"Duration of the status request made for this scrape, including joining one already in flight.", "", gauge},
 	StatusRequestFailures: {"status_request_failures_total",
-		"Failed status requests, by reason: timeout, connect, tls, http_status, decode, too_large, other.", "reason"},
+		"Failed status requests, by reason: timeout, connect, tls, http_status, decode, too_large, other.", "reason", counter},
 	LivenessRestartRequests: {"liveness_restart_requests_total",
-		"Restart requests /-/target/healthy made (each a run of 503 answers), by reason: hang (the daemon's server hangs) or stale (its answers show a wedged loop). Shadow mode makes none.", "reason"},
+		"Restart requests /-/target/healthy made (each a run of 503 answers), by reason: hang (the daemon's server hangs) or stale (its answers show a wedged loop). Shadow mode makes none.", "reason", counter},
 	LivenessRestartBudgetSpent: {"liveness_restart_budget_spent",
-		"1 when the restart budget (--liveness.restart-budget) is spent: restarts brought no completed cycle back, and /-/target/healthy stops asking for them until a cycle completes.", ""},
+		"1 when the restart budget (--liveness.restart-budget) is spent: restarts brought no completed cycle back, and /-/target/healthy stops asking for them until a cycle completes.", "", gauge},
 }
 
 // Name is the full name of family f.

@@ -1,6 +1,9 @@
 package family
 
 import (
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,19 +47,23 @@ func RestartReasons() [2]string { return [2]string{RestartReasonHang, RestartRea
 // target) and only ever read: building them per series was about half of a
 // probe's allocations.
 type Labels struct {
-	loop    string
 	pairs   []*dto.LabelPair
 	reason  [NumReasons][]*dto.LabelPair
 	result  [3][]*dto.LabelPair
 	restart [2][]*dto.LabelPair
 }
 
-// NewLabels builds the label pairs of loop's series.
+// NewLabels builds the label pairs of loop's series; bytes of loop that
+// are not valid UTF-8 become U+FFFD.
 func NewLabels(loop string) *Labels {
 	pair := func(name, value string) *dto.LabelPair {
 		return &dto.LabelPair{Name: proto.String(name), Value: proto.String(value)}
 	}
-	l := &Labels{loop: loop, pairs: []*dto.LabelPair{pair(LoopLabel, loop)}}
+	// A loop's name is any string its daemon chose; a label value that is
+	// not valid UTF-8 would make Prometheus reject the whole scrape, and a
+	// registry drop the series.
+	loop = strings.ToValidUTF8(loop, "\uFFFD")
+	l := &Labels{pairs: []*dto.LabelPair{pair(LoopLabel, loop)}}
 	// Sorted by label name, as the exposition wants them: loop < reason,
 	// loop < result.
 	for i, r := range Reasons() {
@@ -101,14 +108,22 @@ type Status struct {
 	Body *smithy.Status
 }
 
-// Collect sends s's series. dispatch_up and dispatch_poll_stale are the
-// assessment's, so every output shows one decision; nothing else is
-// exported that was not observed: no timestamp before the first cycle, no
-// queue unless the latest answer reported it.
-func (set *Set) Collect(ch chan<- prometheus.Metric, s Sample) {
-	gauge := func(f int, v float64) {
-		ch <- &value{desc: set[f], labels: s.Labels.pairs, typ: prometheus.GaugeValue, v: v}
-	}
+// point is one series of a Sample: its family, label pairs and value, or
+// for the cycle duration histogram, the loop's cycle stats.
+type point struct {
+	f      int
+	labels []*dto.LabelPair
+	v      float64
+	stats  *dispatch.CycleStats
+}
+
+// points calls add with each series of s. dispatch_up and
+// dispatch_poll_stale are the assessment's, so every output shows one
+// decision; nothing else is exported that was not observed: no timestamp
+// before the first cycle, no queue unless the latest answer reported it.
+func (s Sample) points(add func(point)) {
+	l := s.Labels
+	gauge := func(f int, v float64) { add(point{f: f, labels: l.pairs, v: v}) }
 	a := s.Assessment
 	gauge(Up, boolValue(a.Up))
 	if a.Evidence != dispatch.EvidenceNone {
@@ -116,12 +131,31 @@ func (set *Set) Collect(ch chan<- prometheus.Metric, s Sample) {
 	}
 	if st := s.Stats; st != nil {
 		for _, r := range dispatch.Results() {
-			ch <- &value{desc: set[PollCycles], labels: s.Labels.result[r], typ: prometheus.CounterValue, v: float64(st.Results[r])}
+			add(point{f: PollCycles, labels: l.result[r], v: float64(st.Results[r])})
 		}
-		ch <- prometheus.MustNewConstHistogram(set[PollCycleDuration], st.Count, st.SumSeconds, st.Buckets, s.Labels.loop)
+		add(point{f: PollCycleDuration, labels: l.pairs, stats: st})
 	}
 	if st := s.Status; st != nil {
-		set.collectStatus(ch, s.Labels, st)
+		gauge(StatusRequestDuration, st.Duration.Seconds())
+		for i := range NumReasons {
+			add(point{f: StatusRequestFailures, labels: l.reason[i], v: float64(st.Failures[i])})
+		}
+		for i := range st.Restarts {
+			add(point{f: LivenessRestartRequests, labels: l.restart[i], v: float64(st.Restarts[i])})
+		}
+		gauge(LivenessRestartBudgetSpent, boolValue(st.BudgetSpent))
+		if b := st.Body; b != nil {
+			gauge(DaemonAvailable, boolValue(*b.Available))
+			if h := b.Health; h != nil && h.PollStale != nil {
+				gauge(DaemonReportedStale, boolValue(*h.PollStale))
+			}
+			if rl := b.RateLimit; rl != nil {
+				gauge(RateLimitPaused, boolValue(rl.IsPaused))
+				if rl.SoonestReset != nil {
+					gauge(RateLimitSoonestReset, unixSeconds(rl.SoonestReset.Time()))
+				}
+			}
+		}
 	}
 	h := s.Health
 	if h == nil {
@@ -150,42 +184,18 @@ func (set *Set) Collect(ch chan<- prometheus.Metric, s Sample) {
 	}
 }
 
-func (set *Set) collectStatus(ch chan<- prometheus.Metric, l *Labels, st *Status) {
-	gauge := func(f int, v float64) {
-		ch <- &value{desc: set[f], labels: l.pairs, typ: prometheus.GaugeValue, v: v}
-	}
-	gauge(StatusRequestDuration, st.Duration.Seconds())
-	for i := range NumReasons {
-		ch <- &value{desc: set[StatusRequestFailures], labels: l.reason[i], typ: prometheus.CounterValue, v: float64(st.Failures[i])}
-	}
-	for i := range st.Restarts {
-		ch <- &value{desc: set[LivenessRestartRequests], labels: l.restart[i], typ: prometheus.CounterValue, v: float64(st.Restarts[i])}
-	}
-	gauge(LivenessRestartBudgetSpent, boolValue(st.BudgetSpent))
-	b := st.Body
-	if b == nil {
-		return
-	}
-	gauge(DaemonAvailable, boolValue(*b.Available))
-	if h := b.Health; h != nil && h.PollStale != nil {
-		gauge(DaemonReportedStale, boolValue(*h.PollStale))
-	}
-	if rl := b.RateLimit; rl != nil {
-		gauge(RateLimitPaused, boolValue(rl.IsPaused))
-		if rl.SoonestReset != nil {
-			gauge(RateLimitSoonestReset, unixSeconds(rl.SoonestReset.Time()))
-		}
-	}
+// Collect sends s's series, for a registry (the in-process LoopCollector
+// and tests).
+func (set *Set) Collect(ch chan<- prometheus.Metric, s Sample) {
+	s.points(func(p point) { ch <- &value{desc: set[p.f], p: p} })
 }
 
-// value is one gauge or counter sample of a loop, from a descriptor
+// value is one series of a loop as a prometheus.Metric, from a descriptor
 // declared once and label pairs built once: what MustNewConstMetric makes,
 // without building the label pairs each time.
 type value struct {
-	desc   *prometheus.Desc
-	labels []*dto.LabelPair
-	typ    prometheus.ValueType
-	v      float64
+	desc *prometheus.Desc
+	p    point
 }
 
 // Desc implements prometheus.Metric.
@@ -193,14 +203,47 @@ func (m *value) Desc() *prometheus.Desc { return m.desc }
 
 // Write implements prometheus.Metric.
 func (m *value) Write(out *dto.Metric) error {
-	out.Label = m.labels
-	v := m.v
-	if m.typ == prometheus.CounterValue {
-		out.Counter = &dto.Counter{Value: &v}
-	} else {
-		out.Gauge = &dto.Gauge{Value: &v}
-	}
+	m.p.write(out, new(valueOf))
 	return nil
+}
+
+// valueOf holds a gauge's or counter's value, for its message to point to.
+type valueOf struct {
+	v float64
+	g dto.Gauge
+	c dto.Counter
+}
+
+// write fills out with p, its value held in v.
+func (p point) write(out *dto.Metric, v *valueOf) {
+	out.Label = p.labels
+	switch table[p.f].typ {
+	case histogram:
+		out.Histogram = newHistogram(p.stats)
+	case counter:
+		v.v = p.v
+		v.c.Value = &v.v
+		out.Counter = &v.c
+	default:
+		v.v = p.v
+		v.g.Value = &v.v
+		out.Gauge = &v.g
+	}
+}
+
+// newHistogram is the cycle duration histogram of st, its buckets sorted by
+// upper bound, as prometheus.NewConstHistogram writes it.
+func newHistogram(st *dispatch.CycleStats) *dto.Histogram {
+	bounds := slices.Sorted(maps.Keys(st.Buckets))
+	counts := make([]uint64, len(bounds))
+	buckets := make([]dto.Bucket, len(bounds))
+	ptrs := make([]*dto.Bucket, len(bounds))
+	for i, b := range bounds {
+		counts[i] = st.Buckets[b]
+		buckets[i].UpperBound, buckets[i].CumulativeCount = &bounds[i], &counts[i]
+		ptrs[i] = &buckets[i]
+	}
+	return &dto.Histogram{SampleCount: &st.Count, SampleSum: &st.SumSeconds, Bucket: ptrs}
 }
 
 func boolValue(b bool) float64 {

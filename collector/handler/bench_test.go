@@ -8,81 +8,102 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/stoneforge/dispatch_exporter/collector/sidecar"
 )
 
-// BenchmarkProbeHandler is one /probe request end to end in process: the
-// status request to a local server holding a real smithy sample, the
-// verdict, and the exposition written to the client. The request says
-// Accept-Encoding: gzip, as Prometheus does; /probe answers uncompressed
-// all the same (see Sidecar.probe), so no gzip is measured here. The local
-// server and the client share this process: for CPU per scrape of the
-// exporter alone, see BenchmarkCompareJSONExporter.
-func BenchmarkProbeHandler(b *testing.B) {
+// prometheus3Accept is the Accept header Prometheus 3 sends by default.
+const prometheus3Accept = "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+
+// benchSidecar is a sidecar with one default target served by a local
+// server answering a real smithy sample, and a request for path carrying
+// Prometheus 3's scrape headers.
+func benchSidecar(b *testing.B, self prometheus.Gatherer, path string) (*Sidecar, *http.Request) {
+	b.Helper()
 	body, err := os.ReadFile("../../dispatch/smithy/testdata/samples/stuck.json")
 	if err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
-	defer srv.Close()
+	b.Cleanup(srv.Close)
 	targets := sidecar.NewTargets(sidecar.TargetDefaults{Timeout: 5 * time.Second})
 	if err := targets.Apply(sidecar.SingleTarget(srv.URL)); err != nil {
 		b.Fatal(err)
 	}
-	side := &Sidecar{Targets: targets, Self: prometheus.NewRegistry(), TimeoutOffset: 500 * time.Millisecond}
-	req := httptest.NewRequest(http.MethodGet, "/probe?target=default", nil)
+	side := &Sidecar{Targets: targets, Self: self, Default: sidecar.DefaultTargetName, TimeoutOffset: 500 * time.Millisecond}
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.Header.Set("Accept", prometheus3Accept)
 	req.Header.Set("Accept-Encoding", "gzip")
 	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+	return side, req
+}
+
+// serveBench runs h on req per iteration and checks the answer.
+func serveBench(b *testing.B, h http.HandlerFunc, req *http.Request) {
+	b.Helper()
 	b.ReportAllocs()
 	for b.Loop() {
-		rec := httptest.NewRecorder()
-		side.Probe(rec, req)
-		if rec.Code != 200 {
-			b.Fatal(rec.Code)
+		var w discard
+		h(&w, req)
+		if w.code != 0 && w.code != http.StatusOK || w.n == 0 {
+			b.Fatalf("answered %d with %d bytes", w.code, w.n)
 		}
 	}
 }
 
-// BenchmarkProbeExposition is the answer to one probe alone, its status
-// request done: collect the probe's metrics, sort them and write the text
-// format with a Content-Length. Registering the probe in a fresh registry
-// and serving it with promhttp, as /probe did before, is the baseline.
-func BenchmarkProbeExposition(b *testing.B) {
-	body, err := os.ReadFile("../../dispatch/smithy/testdata/samples/stuck.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
-	defer srv.Close()
-	targets := sidecar.NewTargets(sidecar.TargetDefaults{Timeout: 5 * time.Second})
-	if err := targets.Apply(sidecar.SingleTarget(srv.URL)); err != nil {
-		b.Fatal(err)
-	}
-	t, _ := targets.Get(sidecar.DefaultTargetName)
-	probe := t.Probe(b.Context())
-	req := httptest.NewRequest(http.MethodGet, "/probe", nil)
-	b.Run("exposer", func(b *testing.B) {
-		var e exposer
-		b.ReportAllocs()
-		for b.Loop() {
-			e.serve(discard{}, req, nil, probe, nil, false)
-		}
+// BenchmarkProbeHandler is one /probe request end to end in process, as
+// Prometheus 3 sends it: the status request to a local server holding a
+// real smithy sample, the verdict, and the answer written to the client.
+// The local server and the client share this process: for CPU per scrape
+// of the exporter alone, see BenchmarkCompareJSONExporter.
+func BenchmarkProbeHandler(b *testing.B) {
+	side, req := benchSidecar(b, prometheus.NewRegistry(), "/probe?target=default")
+	serveBench(b, side.Probe, req)
+}
+
+// BenchmarkProbeHandlerGzip is BenchmarkProbeHandler with the answer
+// gzipped, as the scraper asks: what /probe would cost with promhttp's
+// default compression, which it disables (see Sidecar.Probe).
+func BenchmarkProbeHandlerGzip(b *testing.B) {
+	side, req := benchSidecar(b, prometheus.NewRegistry(), "/probe?target=default")
+	serveBench(b, func(w http.ResponseWriter, r *http.Request) {
+		t, _ := side.Targets.Get(side.Default)
+		Exposition(side.probe(r, t), nil, true).ServeHTTP(w, r)
+	}, req)
+}
+
+// BenchmarkMetricsHandler is one /metrics request of a one-target sidecar:
+// the default target probed as above, and the exporter's own metrics
+// gathered with it, without the Go and process collectors
+// (--web.disable-exporter-metrics) and with them.
+func BenchmarkMetricsHandler(b *testing.B) {
+	b.Run("self=build", func(b *testing.B) {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "dispatch_exporter_build_info", Help: "Build info.", ConstLabels: prometheus.Labels{"version": "bench"}}))
+		side, req := benchSidecar(b, reg, "/metrics")
+		serveBench(b, side.Metrics, req)
 	})
-	b.Run("registry", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(probe)
-			promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true}).ServeHTTP(discard{}, req)
-		}
+	b.Run("self=go,process", func(b *testing.B) {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		side, req := benchSidecar(b, reg, "/metrics")
+		serveBench(b, side.Metrics, req)
 	})
 }
 
-// discard is a ResponseWriter that keeps nothing.
-type discard struct{}
+// discard is a ResponseWriter that counts the body and keeps nothing.
+type discard struct {
+	header http.Header
+	code   int
+	n      int
+}
 
-func (discard) Header() http.Header         { return http.Header{} }
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
-func (discard) WriteHeader(int)             {}
+func (d *discard) Header() http.Header {
+	if d.header == nil {
+		d.header = http.Header{}
+	}
+	return d.header
+}
+func (d *discard) Write(p []byte) (int, error) { d.n += len(p); return len(p), nil }
+func (d *discard) WriteHeader(code int)        { d.code = code }

@@ -344,3 +344,48 @@ func TestReload(t *testing.T) {
 	assert.NotContains(t, rec.Body.String(), "reloaded")
 	assert.Equal(t, 3, calls)
 }
+
+// A family the exporter's registry and the default target's probe both
+// hold is merged into one, as prometheus.Gatherers merges it.
+func TestMetricsWithAFamilyInBoth(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sidecar.DefaultTargetName)
+	f.side.Default = sidecar.DefaultTargetName
+	f.daemon.Answer(status(0, at(-time.Second)))
+	self := prometheus.NewRegistry()
+	up := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dispatch_up",
+		Help: "1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the status request of this scrape returned a usable status."}, []string{"loop"})
+	up.WithLabelValues("other").Set(1)
+	self.MustRegister(up)
+	f.side.Self = self
+	code, body := get(t, f.side.Metrics, "/metrics")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, 1, strings.Count(body, "# TYPE dispatch_up gauge"), body)
+	assert.Contains(t, body, "dispatch_up{loop=\"dispatch\"} 1\ndispatch_up{loop=\"other\"} 1\n")
+}
+
+// What the exporter's own metrics fail to gather is logged and left out;
+// the rest, the target's series among them, is served (ContinueOnError).
+func TestMetricsServesWhatCanBeGathered(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sidecar.DefaultTargetName)
+	f.side.Default = sidecar.DefaultTargetName
+	f.daemon.Answer(status(0, at(-time.Second)))
+	desc := prometheus.NewDesc("broken", "A broken metric.", nil, nil)
+	self := prometheus.NewRegistry()
+	self.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "self_metric", Help: "The exporter's own."}),
+		collectorFunc(func(ch chan<- prometheus.Metric) { ch <- prometheus.NewInvalidMetric(desc, assert.AnError) }))
+	f.side.Self = self
+	code, body := get(t, f.side.Metrics, "/metrics")
+	assert.Equal(t, 200, code)
+	assert.Contains(t, body, "self_metric 0\n")
+	assert.Contains(t, body, `dispatch_up{loop="dispatch"} 1`)
+	assert.NotContains(t, body, "broken")
+	assert.Equal(t, 1, f.logs.Count("error gathering metrics"), f.logs.String())
+}
+
+// collectorFunc is an unchecked collector (it describes nothing).
+type collectorFunc func(chan<- prometheus.Metric)
+
+func (collectorFunc) Describe(chan<- *prometheus.Desc)      {}
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }

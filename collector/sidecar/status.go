@@ -15,6 +15,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/stoneforge/dispatch_exporter/dispatch"
 	"github.com/stoneforge/dispatch_exporter/dispatch/smithy"
@@ -340,8 +341,9 @@ func (r probeResult) state(name string) family.LoopState {
 	return s
 }
 
-// Probe is the outcome of one probe of a Target: a prometheus.Collector of
-// its metrics and the decision in words, both from one snapshot.
+// Probe is the outcome of one probe of a Target: its metrics (a
+// prometheus.Collector for a registry, and a prometheus.Gatherer for
+// promhttp without one) and the decision in words, all from one snapshot.
 type Probe struct {
 	target *Target
 	result probeResult
@@ -417,11 +419,18 @@ func (p Probe) Describe(ch chan<- *prometheus.Desc) { p.target.descs.set.Describ
 
 // Collect implements prometheus.Collector: the probe's snapshot, nothing
 // read live.
-func (p Probe) Collect(ch chan<- prometheus.Metric) {
+func (p Probe) Collect(ch chan<- prometheus.Metric) { p.target.descs.set.Collect(ch, p.sample()) }
+
+// Gather implements prometheus.Gatherer: the probe's snapshot as metric
+// families, built without a registry (family.Sample.Gather).
+func (p Probe) Gather() ([]*dto.MetricFamily, error) { return p.sample().Gather() }
+
+// sample is what the probe read, as its metrics show it.
+func (p Probe) sample() family.Sample {
 	t, r := p.target, p.result
-	t.descs.set.Collect(ch, family.Sample{Labels: t.labels, Health: r.obs.Health, Assessment: r.obs.Assessment,
+	return family.Sample{Labels: t.labels, Health: r.obs.Health, Assessment: r.obs.Assessment,
 		Status: &family.Status{Duration: r.duration, Failures: r.failures, Restarts: r.liveness.restarts,
-			BudgetSpent: r.liveness.spent, Body: r.status}})
+			BudgetSpent: r.liveness.spent, Body: r.status}}
 }
 
 // redact hides user info and query values in a URL, for logs.
