@@ -27,7 +27,7 @@ type mutant struct {
 var mutants = []mutant{
 	{
 		name: "refusal counted as a hang",
-		file: "collector/fetch.go",
+		file: "collector/sidecar/fetch.go",
 		old:  "return dispatch.EvidenceRefused",
 		new:  "return dispatch.EvidenceHung",
 	},
@@ -45,8 +45,7 @@ var mutants = []mutant{
 	},
 	{
 		// Without its budget the back-off still bounds the restarts of a
-		// hang that goes on, so the two go together, as the issue names
-		// them ("no back-off or budget").
+		// hang that goes on, so the two are removed together.
 		name: "no back-off or budget",
 		file: "dispatch/restart.go",
 		old:  "grace := thr << min(p.requests, maxGraceDoublings)",
@@ -60,7 +59,7 @@ var mutants = []mutant{
 	},
 	{
 		name: "a 503 ends a wedge",
-		file: "collector/status.go",
+		file: "collector/sidecar/status.go",
 		old:  "t.policy = next",
 		new:  "t.policy = next\n\t\tif l.Restart {\n\t\t\tt.tracker = dispatch.NewTracker(t.opts.StaleThreshold)\n\t\t}",
 	},
