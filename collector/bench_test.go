@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stoneforge/dispatch_exporter/dispatch"
+	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
 // BenchmarkScrapeInProcess is one full /metrics scrape (gather and encode
@@ -40,17 +40,8 @@ func BenchmarkScrapeInProcess(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 			b.ReportAllocs()
 			for b.Loop() {
-				h.ServeHTTP(discardResponse{}, req)
+				h.ServeHTTP(dispatchtest.DiscardResponse{}, req)
 			}
 		})
 	}
 }
-
-// discardResponse is a ResponseWriter that throws the body away.
-type discardResponse struct{}
-
-func (discardResponse) Header() http.Header { return http.Header{} }
-
-func (discardResponse) Write(p []byte) (int, error) { return io.Discard.Write(p) }
-
-func (discardResponse) WriteHeader(int) {}

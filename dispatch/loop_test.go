@@ -91,7 +91,7 @@ func TestLoopRecordsEachCycle(t *testing.T) {
 	require.NoError(t, err)
 
 	require.NoError(t, loop.Start(context.Background()))
-	eventually(t, func() bool { return cycles.Load() >= 3 }, "three cycles")
+	require.Eventually(t, func() bool { return cycles.Load() >= 3 }, 5*time.Second, time.Millisecond, "three cycles")
 	require.NoError(t, loop.Stop(context.Background()))
 
 	assert.True(t, sawInFlight.Load(), "the start is recorded before the cycle's work")
@@ -121,7 +121,7 @@ func TestLoopCountsErrorsAndPanicsAndGoesOn(t *testing.T) {
 	require.NoError(t, err)
 
 	require.NoError(t, loop.Start(context.Background()))
-	eventually(t, func() bool { return loop.Stats().Results[ResultOK] >= 2 }, "ok cycles after the panic")
+	require.Eventually(t, func() bool { return loop.Stats().Results[ResultOK] >= 2 }, 5*time.Second, time.Millisecond, "ok cycles after the panic")
 	require.NoError(t, loop.Stop(context.Background()))
 
 	s := loop.Stats()
@@ -151,7 +151,7 @@ func TestLoopWedgeReportedOnceWithPhaseAndStacks(t *testing.T) {
 		w.loop.Check()
 	}
 	assert.Equal(t, 1, logs.Count("WEDGED: no cycle completed for 1m1s; in phase inbox"), logs.String())
-	eventually(t, func() bool { return logs.Count(`msg="goroutine stacks at WEDGED written"`) == 1 }, "dump written")
+	require.Eventually(t, func() bool { return logs.Count(`msg="goroutine stacks at WEDGED written"`) == 1 }, 5*time.Second, time.Millisecond, "dump written")
 
 	dumps, err := filepath.Glob(filepath.Join(dir, "wedged-main-*.txt"))
 	require.NoError(t, err)
@@ -161,7 +161,7 @@ func TestLoopWedgeReportedOnceWithPhaseAndStacks(t *testing.T) {
 	assert.Contains(t, string(stacks), "(*wedgeable).cycle", "the dump shows where the cycle hangs")
 
 	w.unwedge()
-	eventually(t, func() bool { return !w.loop.Health().InFlight() }, "cycle completes")
+	require.Eventually(t, func() bool { return !w.loop.Health().InFlight() }, 5*time.Second, time.Millisecond, "cycle completes")
 	assert.False(t, w.loop.Check().Stale)
 	w.loop.Check()
 	assert.Equal(t, 1, logs.Count("RECOVERED"))
@@ -180,13 +180,16 @@ func TestLoopStacksGoToTheLogWhenNoFileCanBeWritten(t *testing.T) {
 	clock.Add(2 * time.Minute)
 	w.loop.Check()
 	// The watchdog's own first check may be the one that saw the wedge.
-	eventually(t, func() bool { return logs.Count("could not write goroutine stacks; the first of them follow") == 1 }, "stacks logged")
+	require.Eventually(t, func() bool { return logs.Count("could not write goroutine stacks; the first of them follow") == 1 }, 5*time.Second, time.Millisecond, "stacks logged")
 	assert.Contains(t, logs.String(), "(*wedgeable).cycle")
 	w.unwedge()
 	require.NoError(t, w.loop.Stop(context.Background()))
 }
 
-func TestLoopWedgeSurvivesStopAndStart(t *testing.T) {
+// A wedged cycle outlasts a stop (Stop gives up at its context) and a
+// start: the new run waits for the hung cycle, and two cycles never run at
+// once.
+func TestLoopNewRunWaitsForTheWedgedCycle(t *testing.T) {
 	t.Parallel()
 	w := newWedgeable(t, Options{})
 	require.NoError(t, w.loop.Start(context.Background()))
@@ -207,7 +210,7 @@ func TestLoopWedgeSurvivesStopAndStart(t *testing.T) {
 	assert.Equal(t, int64(1), w.runs.Load(), "the new run waits for the wedged cycle")
 
 	w.unwedge()
-	eventually(t, func() bool { return w.runs.Load() >= 3 }, "cycles resume")
+	require.Eventually(t, func() bool { return w.runs.Load() >= 3 }, 5*time.Second, time.Millisecond, "cycles resume")
 	require.NoError(t, w.loop.Stop(context.Background()))
 	assert.Equal(t, int64(1), w.maxConc.Load(), "never two cycles at once")
 }
@@ -219,7 +222,7 @@ func TestLoopStopsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, loop.Start(ctx))
 	cancel()
-	eventually(t, func() bool { return !loop.Health().Running }, "loop stops when its context ends")
+	require.Eventually(t, func() bool { return !loop.Health().Running }, 5*time.Second, time.Millisecond, "loop stops when its context ends")
 	require.NoError(t, loop.Stop(context.Background()))
 	require.NoError(t, loop.Start(context.Background()), "and can start again")
 	require.NoError(t, loop.Stop(context.Background()))
@@ -307,7 +310,7 @@ func TestLoopWedgeStaysWedgedThroughStopAndStart(t *testing.T) {
 	assert.Equal(t, 1, logs.Count(`msg="WEDGED`), logs.String())
 
 	w.unwedge()
-	eventually(t, func() bool { return !w.loop.Health().InFlight() }, "cycle completes")
+	require.Eventually(t, func() bool { return !w.loop.Health().InFlight() }, 5*time.Second, time.Millisecond, "cycle completes")
 	assert.False(t, w.loop.Check().Stale)
 	assert.Equal(t, 1, logs.Count("RECOVERED"))
 	require.NoError(t, w.loop.Stop(context.Background()))

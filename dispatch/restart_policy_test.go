@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// daemonAt is a fake daemon driven by these tests on our clock (seconds
-// from t0 of restart_policy_test); threshold 3s unless said.
+// policyRun is a daemon's tracker and restart policy, fed by these tests
+// on our clock (seconds from p0), and what the policy answered.
 type policyRun struct {
 	t      *testing.T
 	tr     *Tracker

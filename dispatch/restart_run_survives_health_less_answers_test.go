@@ -7,22 +7,16 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// History: the daemon reports its own wedge (a cycle in flight for minutes)
-// and, one answer in three, cannot compute its health (the same reason the
-// loop hangs). Enforce mode; kubelet: periodSeconds 1, failureThreshold 3;
+// The daemon reports its own wedge (a cycle in flight for minutes) and,
+// one answer in three, cannot compute its health (the same reason the loop
+// hangs). Enforce mode; kubelet: periodSeconds 1, failureThreshold 3;
 // --liveness.failure-threshold 3, as the probe's.
 //
-//	0s  usable, stale: request 1 begins (503)    kubelet 1/3
-//	1s  usable, stale: 503                       kubelet 2/3
-//	2s  health missing: Restart false, the run ends (200): kubelet count reset
-//	9s  request 2 (after 6s of grace) ... cut again at 11s
-//	24s request 3 ... cut again at 26s
-//	51s budget spent: "restarts brought no completed cycle back", 200 forever
-//
-// No restart ever happened, yet the budget is spent and
-// DispatchRestartsNotHelping tells a person that restarts do not help.
-// An unusable answer says nothing of the loop: it should not end a run
-// (nor should a request that could not reach the kubelet's count be spent).
+// An answer without health says nothing of the loop: within a restart
+// request it goes on answering 503 rather than ending the run (which would
+// reset the kubelet's count every third probe), so a run reaches the
+// kubelet's count and the process is restarted before the budget is
+// spent. The page stays up throughout.
 func TestAWedgeWithHealthLessAnswersIsRestartedBeforeTheBudgetIsSpent(t *testing.T) {
 	t.Parallel()
 	r := newPolicyRun(t, 3*time.Second, 3)
@@ -53,8 +47,6 @@ func TestAWedgeWithHealthLessAnswersIsRestartedBeforeTheBudgetIsSpent(t *testing
 			spentAt = s
 		}
 	}
-	assert.Positive(t, kills, "a visible wedge, budget left: some 503 run must reach failureThreshold (%d requests, %d 503s)", r.requests, r.asked)
-	if kills == 0 {
-		assert.Negative(t, spentAt, "budget declared spent at %vs after %d requests although the kubelet never restarted anything", spentAt, r.requests)
-	}
+	assert.Positive(t, kills, "a visible wedge, budget left: some 503 run must reach failureThreshold (%d requests, %d 503s, budget spent at %vs)",
+		r.requests, r.asked, spentAt)
 }

@@ -35,7 +35,7 @@ func TestLoopStacksGoToADefaultFile(t *testing.T) {
 	<-w.entered
 	clock.Add(2 * time.Minute)
 	w.loop.Check()
-	eventually(t, func() bool { return logs.Count("goroutine stacks at WEDGED written") == 1 }, "dump written")
+	require.Eventually(t, func() bool { return logs.Count("goroutine stacks at WEDGED written") == 1 }, 5*time.Second, time.Millisecond, "dump written")
 	m := regexp.MustCompile(`file=(\S+)`).FindStringSubmatch(logs.String())
 	require.NotNil(t, m, logs.String())
 	path := m[1]

@@ -7,23 +7,20 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// History: the daemon answers a completed cycle at 0s, then its whole server
-// hangs (SIGSTOP) for 300s; threshold 10s. It is judged WEDGED at ~11s. At
-// 100s one request fails without a usable status and without a hang: a dial
-// timeout (the hung process's accept backlog is full, so SYNs are dropped),
-// a reset, or a 502 from a proxy in front. The hang goes on.
+// The daemon answers a completed cycle at 0s, then its whole server hangs
+// (SIGSTOP) for 300s; threshold 10s. It is judged WEDGED at ~11s. At 100s
+// one request fails without a usable status and without a hang: a dial
+// timeout (the hung process's accept backlog is full, so SYNs are
+// dropped), a reset, or a 502 from a proxy in front. The hang goes on.
 //
 //	  0s   usable, healthy                 stale 0
 //	 11s   hung 11s > threshold            stale 1   (page)
-//	100s   one unusable answer             stale 0   (page resolves)
-//	101s.. hung again,
-//	       hungSince restarted at 100s     stale 0 until 111s
-//	111s   hung > threshold again          stale 1   (page fires again)
+//	100s   one unusable answer             stale 1   (carried: no evidence it ended)
+//	101s.. hung again                      stale 1   (one page for the one hang)
 //
-// One continuous hang, two pages. The carry through unusable answers is
-// measured from the last usable answer (100s ago), not from the last
-// evidence of the wedge (1s ago), so after any hang longer than a threshold
-// a single blip ends it.
+// An unusable answer is no evidence that the wedge ended: the wedge is
+// carried through it, so one blip after a long hang neither resolves the
+// page nor starts the hang's count again.
 func TestAHangStaysWedgedThroughOneUnusableAnswer(t *testing.T) {
 	t.Parallel()
 	tr := NewTracker(10 * time.Second)

@@ -45,8 +45,7 @@ var mutants = []mutant{
 	},
 	{
 		// Without its budget the back-off still bounds the restarts of a
-		// hang that goes on, so the two go together, as the issue names
-		// them ("no back-off or budget").
+		// hang that goes on, so the two are removed together.
 		name: "no back-off or budget",
 		file: "dispatch/restart.go",
 		old:  "grace := thr << min(p.requests, maxGraceDoublings)",

@@ -139,15 +139,15 @@ func (s *memStorage) Querier(mint, maxt int64) (storage.Querier, error) {
 }
 
 // AppenderV2 implements storage.AppendableV2.
-func (s *memStorage) AppenderV2(context.Context) storage.AppenderV2 { return discard{} }
+func (s *memStorage) AppenderV2(context.Context) storage.AppenderV2 { return discardAppender{} }
 
-type discard struct{}
+type discardAppender struct{}
 
-func (discard) Append(storage.SeriesRef, labels.Labels, int64, int64, float64, *histogram.Histogram, *histogram.FloatHistogram, storage.AppendV2Options) (storage.SeriesRef, error) {
+func (discardAppender) Append(storage.SeriesRef, labels.Labels, int64, int64, float64, *histogram.Histogram, *histogram.FloatHistogram, storage.AppendV2Options) (storage.SeriesRef, error) {
 	return 1, nil
 }
-func (discard) Commit() error   { return nil }
-func (discard) Rollback() error { return nil }
+func (discardAppender) Commit() error   { return nil }
+func (discardAppender) Rollback() error { return nil }
 
 type memQuerier struct {
 	rec        *recording

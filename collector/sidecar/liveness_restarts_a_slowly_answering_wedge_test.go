@@ -22,25 +22,22 @@ import (
 // 300ms: more than the liveness timeout (100ms), well within the target's
 // timeout (2s).
 //
-//	each kubelet probe   the liveness caller gives up at 100ms: Pending,
-//	                     no hang under way, so "unusable": Restart false, 200
+//	each kubelet probe   the liveness caller gives up at 100ms; the
+//	                     request goes on
 //	300ms later          the request answers: WEDGED, restart is the fix
 //	                     (the page is up, /probe and the landing page say WEDGED)
-//	forever              the next probe again gives up first: 200
+//	a later probe        answers 503 on that decision: no restart was asked
+//	                     since, so it is about the process serving now
 //
-// No restart request is ever made, the budget is never spent (so
-// DispatchRestartsNotHelping never fires either): a visible wedge of the
-// process serving now, in enforce mode with the budget intact, is never
-// restarted. The decisions the liveness caller ignores are not "earlier"
-// ones about a process that may be gone: no restart was asked since.
+// A visible wedge of the process serving now, in enforce mode with the
+// budget intact, is restarted even though every status answer comes after
+// the liveness caller stopped waiting.
 func TestLivenessRestartsAWedgeWhoseStatusAnswersSlowerThanTheLivenessTimeout(t *testing.T) {
 	t.Parallel()
-	ts := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(300 * time.Millisecond)
 		now := time.Now()
-		fmt.Fprintf(w, `{"isRunning":true,"available":true,"config":{"pollIntervalMs":5000},"health":{"readyUnassignedTasks":0,"availableWorkers":1,"computedAt":%q,"lastPollStartedAt":%q,"lastPollCompletedAt":%q}}`,
-			ts(now), ts(now.Add(-10*time.Minute)), ts(now.Add(-10*time.Minute-time.Second)))
+		fmt.Fprint(w, runningStatus(now, 5*time.Second, now.Add(-10*time.Minute), now.Add(-10*time.Minute-time.Second)))
 	}))
 	t.Cleanup(srv.Close)
 	var logs dispatchtest.Logs

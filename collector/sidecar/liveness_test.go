@@ -23,21 +23,14 @@ import (
 
 // hangs is a daemon whose whole HTTP server hangs (SIGSTOP): the
 // connection is accepted, nothing answers; our clock moves by the timeout.
-func hangs(fd *fakeDaemon, timeout time.Duration) func(*http.Request) (*http.Response, error) {
+func hangs(sd *scriptedDaemon, timeout time.Duration) func(*http.Request) (*http.Response, error) {
 	return func(req *http.Request) (*http.Response, error) {
 		if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.ConnectDone != nil {
 			trace.ConnectDone("tcp", "smithy:3457", nil)
 		}
-		fd.now = fd.now.Add(timeout)
+		sd.now = sd.now.Add(timeout)
 		return nil, fmt.Errorf("simulated hang: %w", context.DeadlineExceeded)
 	}
-}
-
-// cyclingBody: a healthy daemon on our clock, its last cycle a second ago.
-func cyclingBody(now time.Time) string {
-	ts := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-	return fmt.Sprintf(`{"isRunning":true,"available":true,"config":{"pollIntervalMs":1000},"health":{"readyUnassignedTasks":0,"availableWorkers":1,"computedAt":%q,"lastPollStartedAt":%q,"lastPollCompletedAt":%q}}`,
-		ts(now), ts(now.Add(-time.Second)), ts(now.Add(-time.Second+time.Millisecond)))
 }
 
 // The whole server hangs for 5 minutes while the kubelet probes every second and
@@ -49,24 +42,24 @@ func TestAHangThatGoesOnStaysWedgedWhateverLivenessAnswered(t *testing.T) {
 	for _, shadow := range []bool{true, false} {
 		t.Run(fmt.Sprint("shadow=", shadow), func(t *testing.T) {
 			t.Parallel()
-			fd := &fakeDaemon{now: t0}
+			sd := &scriptedDaemon{now: t0}
 			var logs dispatchtest.Logs
 			tgt := newTestTarget(t, "http://smithy:3457/api/daemon/status", &logs, func(o *TargetOptions) {
-				o.Client = &http.Client{Transport: fd}
-				o.Now = func() time.Time { return fd.now }
+				o.Client = &http.Client{Transport: sd}
+				o.Now = func() time.Time { return sd.now }
 				o.Timeout = time.Second
 				o.StaleThreshold = 10 * time.Second
 				o.FailureThreshold = 3
 			})
-			fd.resp = func(req *http.Request) (*http.Response, error) { return answer(req, 200, cyclingBody(fd.now)), nil }
+			sd.resp = func(req *http.Request) (*http.Response, error) { return answer(req, 200, cyclingBody(sd.now)), nil }
 			require.Equal(t, dispatch.StateHealthy, tgt.Probe(context.Background()).State().State)
 
-			fd.resp = hangs(fd, time.Second)
-			hungAt, judged, flips := fd.now, false, 0
+			sd.resp = hangs(sd, time.Second)
+			hungAt, judged, flips := sd.now, false, 0
 			var spent float64
-			for fd.now.Sub(hungAt) < 300*time.Second {
+			for sd.now.Sub(hungAt) < 300*time.Second {
 				var p Probe
-				if int(fd.now.Sub(hungAt).Seconds())%15 == 0 {
+				if int(sd.now.Sub(hungAt).Seconds())%15 == 0 {
 					p = tgt.Probe(context.Background())
 				} else {
 					p, _ = tgt.Liveness(context.Background(), shadow)
@@ -93,7 +86,7 @@ func TestAHangThatGoesOnStaysWedgedWhateverLivenessAnswered(t *testing.T) {
 			}
 			assert.Zero(t, logs.Count("restart-window"), "no advice about a window that did not fail")
 
-			fd.resp = func(req *http.Request) (*http.Response, error) { return answer(req, 200, cyclingBody(fd.now)), nil }
+			sd.resp = func(req *http.Request) (*http.Response, error) { return answer(req, 200, cyclingBody(sd.now)), nil }
 			p, l := tgt.Liveness(context.Background(), shadow)
 			assert.Equal(t, dispatch.StateHealthy, p.State().State, "the daemon answers a completed cycle: the wedge ends on evidence")
 			assert.False(t, l.Restart)
@@ -171,24 +164,61 @@ func TestLivenessThatGivesUpNeverAnswersFromAnEarlierDecision(t *testing.T) {
 // flight.
 func TestLoopStartedAgainSaysOnlyWhatHappened(t *testing.T) {
 	t.Parallel()
-	fd := &fakeDaemon{now: t0}
+	sd := &scriptedDaemon{now: t0}
 	var logs dispatchtest.Logs
 	tgt := newTestTarget(t, "http://smithy:3457/api/daemon/status", &logs, func(o *TargetOptions) {
-		o.Client = &http.Client{Transport: fd}
-		o.Now = func() time.Time { return fd.now }
+		o.Client = &http.Client{Transport: sd}
+		o.Now = func() time.Time { return sd.now }
 	})
 	running := false
-	fd.resp = func(req *http.Request) (*http.Response, error) {
-		body := cyclingBody(fd.now)
-		if !running {
-			body = `{"isRunning":false,"available":true,"config":{"pollIntervalMs":1000},"health":{"readyUnassignedTasks":0,"availableWorkers":1}}`
+	sd.resp = func(req *http.Request) (*http.Response, error) {
+		if !running { // stopped, no cycle ever reported
+			return answer(req, 200, statusBody(dispatch.Health{Interval: time.Second, Observed: true, QueueKnown: true, AvailableWorkers: 1})), nil
 		}
-		return answer(req, 200, body), nil
+		return answer(req, 200, cyclingBody(sd.now)), nil
 	}
 	tgt.Probe(context.Background())
 	running = true
-	fd.now = fd.now.Add(5 * time.Second)
+	sd.now = sd.now.Add(5 * time.Second)
 	tgt.Probe(context.Background())
 	assert.Equal(t, 1, logs.Count("loop started again"), logs.String())
 	assert.Zero(t, logs.Count("keeps its age"), "nothing was in flight")
+}
+
+// Shadow mode changes only the liveness answer: the same evidence gives the
+// same dispatch_poll_stale and state as enforce mode, here while the
+// process that replaced a wedged one starts, answering 503.
+func TestShadowModeChangesOnlyTheLivenessAnswer(t *testing.T) {
+	t.Parallel()
+	run := func(shadow bool) (states []dispatch.State, stale []float64) {
+		sd := &scriptedDaemon{now: t0}
+		starting := false
+		sd.resp = func(req *http.Request) (*http.Response, error) {
+			if starting {
+				return answer(req, 503, `{"error":"starting"}`), nil
+			}
+			return answer(req, 200, wedgedBody(sd.now)), nil
+		}
+		var logs dispatchtest.Logs
+		tgt := newTestTarget(t, "http://daemon/api/daemon/status", &logs, func(o *TargetOptions) {
+			o.Client = &http.Client{Transport: sd}
+			o.Now = func() time.Time { return sd.now }
+		})
+		for range 3 { // the kubelet's liveness probes, 15s apart
+			tgt.Liveness(context.Background(), shadow)
+			sd.now = sd.now.Add(15 * time.Second)
+		}
+		starting = true // the process was replaced; the new one starts, answering 503
+		for range 3 {
+			p := tgt.Probe(context.Background())
+			states = append(states, p.State().State)
+			stale = append(stale, familytest.ValueOf(t, familytest.Values(t, p), "dispatch_poll_stale"))
+			sd.now = sd.now.Add(15 * time.Second)
+		}
+		return states, stale
+	}
+	enforceStates, enforceStale := run(false)
+	shadowStates, shadowStale := run(true)
+	assert.Equal(t, enforceStates, shadowStates, "shadow mode changes only the liveness answer")
+	assert.Equal(t, enforceStale, shadowStale)
 }

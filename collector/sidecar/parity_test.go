@@ -24,7 +24,7 @@ import (
 func TestSidecarMatchesInProcess(t *testing.T) {
 	t.Parallel()
 	d, err := demo.New(demo.Options{Interval: 10 * time.Millisecond, StaleThreshold: 300 * time.Millisecond,
-		MaxPhaseDelay: time.Millisecond, Seed: 1, WatchdogInterval: time.Hour})
+		MaxPhaseDelay: time.Millisecond, Seed: 1, WatchdogInterval: time.Hour, StackDumpDir: t.TempDir()})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	d.Routes(mux)

@@ -19,16 +19,13 @@ import (
 	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
-// History: a daemon answers slowly (300ms). A scrape's status request is in
-// flight when a config reload changes only that target's timeout (the same
-// URL: adopt shares the tracker, the policy, t.started). The new Target has
-// a flight of its own, so the kubelet's liveness probe, arriving during the
-// old request, sends a second request to the sick daemon; both decide into
-// the one tracker, in whatever order they end (the older request's Fail
-// can land after the newer one's Answer, its start then taken as the hang's
-// start), and the first to end clears t.started under the other.
-// "Concurrent probes share one request in flight" no longer holds across a
-// reload. Run with -race, with Probe, Liveness and Apply concurrent.
+// A daemon answers slowly (300ms). A scrape's status request is in flight
+// when config reloads change only that target's timeout (the same URL: the
+// new Target adopts the tracker and the policy), while the kubelet's
+// liveness probes arrive. The new Target shares the request in flight
+// rather than sending a second one to the sick daemon: one daemon (one URL,
+// one tracker), one status request at a time, across reloads. Run with
+// -race, with Probe, Liveness and Apply concurrent.
 func TestAReloadThatKeepsTheURLKeepsOneRequestInFlight(t *testing.T) {
 	t.Parallel()
 	var inFlight, maxInFlight atomic.Int32

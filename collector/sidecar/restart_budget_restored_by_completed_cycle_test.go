@@ -2,7 +2,6 @@ package sidecar
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -22,38 +21,30 @@ import (
 //
 //	  0s..   the daemon reports a wedge; nobody restarts it (the restart
 //	         fails): three requests, then "restart budget spent",
-//	         dispatch_liveness_restart_budget_spent 1, DispatchRestartsNotHelping
+//	         dispatch_liveness_restart_budget_spent 1
 //	~1h      a person fixes it: the daemon cycles every 30s, each cycle
-//	         completing at :01 of a 15s period
-//	~1h+10m  still dispatch_liveness_restart_budget_spent 1: every completed
-//	         cycle was first seen by a scrape (Observation.Progress is an
-//	         edge of the tracker, consumed by whichever request sees it
-//	         first), the liveness probe's requests never see a new
-//	         completion, and the policy only reads liveness's observations
-//	later    the daemon wedges again: liveness answers 200 forever
-//	         ("restart budget spent"), nothing restarts it
-//
-// A completed cycle is what the issue says restores the budget; here the
-// daemon completes cycles for ten minutes and the critical alert keeps
-// saying restarts do not help, then a new wedge is never restarted.
+//	         completing at :01 of a 15s period, so a scrape sees each
+//	         completion first and liveness's own requests never do
+//	~1h+10m  the budget is restored (dispatch_liveness_restart_budget_spent
+//	         0, DispatchRestartsNotHelping resolves): a completed cycle
+//	         restores it whichever request saw it
+//	later    the daemon wedges again, and liveness asks for a restart
 func TestACompletedCycleSeenByAScrapeRestoresTheRestartBudget(t *testing.T) {
 	t.Parallel()
-	fd := &fakeDaemon{now: t0}
+	sd := &scriptedDaemon{now: t0}
 	var logs dispatchtest.Logs
 	tgt := newTestTarget(t, "http://smithy:3457/api/daemon/status", &logs, func(o *TargetOptions) {
-		o.Client = &http.Client{Transport: fd}
-		o.Now = func() time.Time { return fd.now }
+		o.Client = &http.Client{Transport: sd}
+		o.Now = func() time.Time { return sd.now }
 		o.Timeout = time.Second
 		o.StaleThreshold = 60 * time.Second
 		o.FailureThreshold = 3
 	})
-	ts := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 	body := func(started, completed time.Time) string {
-		return fmt.Sprintf(`{"isRunning":true,"available":true,"config":{"pollIntervalMs":30000},"health":{"readyUnassignedTasks":0,"availableWorkers":1,"computedAt":%q,"lastPollStartedAt":%q,"lastPollCompletedAt":%q}}`,
-			ts(fd.now), ts(started), ts(completed))
+		return runningStatus(sd.now, 30*time.Second, started, completed)
 	}
 	var mode func() string
-	fd.resp = func(req *http.Request) (*http.Response, error) { return answer(req, 200, mode()), nil }
+	sd.resp = func(req *http.Request) (*http.Response, error) { return answer(req, 200, mode()), nil }
 	wedgedSince := t0.Add(-5 * time.Minute)
 	wedged := func() string { return body(wedgedSince, wedgedSince.Add(-time.Second)) }
 
@@ -61,7 +52,7 @@ func TestACompletedCycleSeenByAScrapeRestoresTheRestartBudget(t *testing.T) {
 	// run drives the clock second by second: a scrape at :03, liveness at :08.
 	run := func(from, to time.Duration, onLiveness func(dispatch.Liveness)) {
 		for d := from; d < to; d += time.Second {
-			fd.now = t0.Add(d)
+			sd.now = t0.Add(d)
 			switch int(d.Seconds()) % 15 {
 			case 3:
 				tgt.Probe(ctx)
@@ -81,9 +72,9 @@ func TestACompletedCycleSeenByAScrapeRestoresTheRestartBudget(t *testing.T) {
 	// The fix: cycles every 30s from fixedAt, each completing a second after it starts.
 	fixedAt := t0.Add(time.Hour)
 	mode = func() string {
-		k := fd.now.Sub(fixedAt) / (30 * time.Second)
+		k := sd.now.Sub(fixedAt) / (30 * time.Second)
 		started := fixedAt.Add(k * 30 * time.Second)
-		if fd.now.Sub(started) < time.Second {
+		if sd.now.Sub(started) < time.Second {
 			started = started.Add(-30 * time.Second)
 		}
 		return body(started, started.Add(time.Second))
@@ -95,7 +86,7 @@ func TestACompletedCycleSeenByAScrapeRestoresTheRestartBudget(t *testing.T) {
 		"ten minutes of completed cycles: the budget is restored and DispatchRestartsNotHelping resolves")
 
 	// It wedges again.
-	wedgedSince = fd.now
+	wedgedSince = sd.now
 	mode = wedged
 	asked := 0
 	run(time.Hour+10*time.Minute, 2*time.Hour, func(l dispatch.Liveness) {

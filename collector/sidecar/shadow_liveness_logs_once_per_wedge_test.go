@@ -13,33 +13,32 @@ import (
 	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 )
 
-// History (shadow mode, the rollout step the README recommends first): the
-// daemon reports a wedge and, every other answer, cannot compute its health.
-// The kubelet probes every second for two minutes. The page stays up
-// (WEDGED throughout), but the liveness "episode" follows each answer:
-// "liveness (shadow mode): would ask for a restart" and "liveness passing"
-// alternate, one pair every two seconds, 120 log lines for one wedge, and
-// "liveness passing" claims a recovery that did not happen.
+// Shadow mode (the rollout step the README recommends first): the daemon
+// reports a wedge and, every other answer, cannot compute its health; the
+// kubelet probes every second for two minutes. The page stays up (WEDGED
+// throughout), and the liveness log follows the wedge, not each answer:
+// one "would ask for a restart" for the one wedge, and no "liveness
+// passing", for nothing recovered.
 func TestShadowLivenessLogsOnceForOneWedge(t *testing.T) {
 	t.Parallel()
-	fd := &fakeDaemon{now: t0}
+	sd := &scriptedDaemon{now: t0}
 	var logs dispatchtest.Logs
 	tgt := newTestTarget(t, "http://smithy:3457/api/daemon/status", &logs, func(o *TargetOptions) {
-		o.Client = &http.Client{Transport: fd}
-		o.Now = func() time.Time { return fd.now }
+		o.Client = &http.Client{Transport: sd}
+		o.Now = func() time.Time { return sd.now }
 	})
 	n := 0
-	fd.resp = func(req *http.Request) (*http.Response, error) {
+	sd.resp = func(req *http.Request) (*http.Response, error) {
 		n++
 		if n%2 == 0 {
-			return answer(req, 200, `{"isRunning":true,"available":true,"config":{"pollIntervalMs":5000}}`), nil
+			return answer(req, 200, healthLessBody()), nil
 		}
-		return answer(req, 200, wedgedBody(fd.now)), nil
+		return answer(req, 200, wedgedBody(sd.now)), nil
 	}
 	for range 120 {
 		p, _ := tgt.Liveness(context.Background(), true)
 		require.Equal(t, dispatch.StateWedged, p.State().State)
-		fd.now = fd.now.Add(time.Second)
+		sd.now = sd.now.Add(time.Second)
 	}
 	assert.Equal(t, 1, logs.Count("would ask for a restart"), "one wedge, one line")
 	assert.Zero(t, logs.Count("liveness passing"), "nothing passed: the wedge went on")

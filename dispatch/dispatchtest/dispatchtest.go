@@ -1,6 +1,7 @@
 // Package dispatchtest provides what tests of code built on dispatch need:
-// a clock that moves only when told to, and a logger whose lines a test can
-// read. Like net/http/httptest, it is for tests only.
+// a clock that moves only when told to, a logger whose lines a test can
+// read, a fake status endpoint, and a ResponseWriter that keeps nothing.
+// Like net/http/httptest, it is for tests only.
 package dispatchtest
 
 import (

@@ -69,3 +69,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	_, _ = io.WriteString(w, body)
 }
+
+// DiscardResponse is an http.ResponseWriter that keeps nothing: for
+// benchmarks of what a handler does, without the cost of keeping its
+// answer.
+type DiscardResponse struct{}
+
+// Header is a fresh header each call: nothing set on it is kept.
+func (DiscardResponse) Header() http.Header { return http.Header{} }
+
+// Write discards p.
+func (DiscardResponse) Write(p []byte) (int, error) { return len(p), nil }
+
+// WriteHeader discards the status code.
+func (DiscardResponse) WriteHeader(int) {}

@@ -124,6 +124,29 @@ func TestTrackerWithoutComputedAtJudgesByMovement(t *testing.T) {
 	}
 }
 
+// A new process that does not report computedAt, on a clock unlike the old
+// one's (a rollback on another node): the old offset is forgotten with the
+// old process, and the new one is judged by when its timestamps are first
+// seen. Cycling every 5s, it is never stale.
+func TestTrackerNewProcessWithoutComputedAtOnAnotherClockIsNotStale(t *testing.T) {
+	t.Parallel()
+	for _, skew := range []time.Duration{2 * time.Minute, -2 * time.Minute, 20 * time.Second} {
+		tr := NewTracker(0)
+		for s := 0.0; s <= 30; s += 15 {
+			tr.Answer(status(t, 0, sec(s), true, d(s-1), d(s-0.9)), ours.Add(sec(s)))
+		}
+		refused(tr, 40) // the old process is gone
+		// A healthy new process: a cycle every 5s.
+		for s := 50.0; s <= 300; s += 15 {
+			st := status(t, skew, sec(s), true, d(s-1), d(s-0.9))
+			st.Health.ComputedAt = nil
+			o := tr.Answer(st, ours.Add(sec(s)))
+			require.False(t, o.Assessment.Stale, "skew %s at %vs: %s", skew, s, o.Assessment.Reason)
+			require.False(t, o.Assessment.Restart, "skew %s at %vs", skew, s)
+		}
+	}
+}
+
 func TestTrackerHangTurnsStaleOnlyOnceItOutlastsTheThreshold(t *testing.T) {
 	t.Parallel()
 	tr := NewTracker(0)
@@ -442,6 +465,29 @@ func TestTrackerUnusableAnswersDoNotEndAWedge(t *testing.T) {
 			require.Equal(t, dispatch.StateWedged, o.Assessment.State)
 		}
 	}
+}
+
+// After a wedge, 401s for minutes (the wedged process behind a rotated
+// token, or a new one: the answers cannot tell), then one timeout: the
+// wedge is carried (nothing shows it ended), but a hang of seconds is no
+// reason to restart whatever serves now.
+func TestTrackerOneTimeoutAfterUnusableAnswersIsNoRestart(t *testing.T) {
+	t.Parallel()
+	tr := NewTracker(0) // threshold 60s (interval 5s)
+	// A real wedge: a cycle in flight for 70s, answered usable.
+	o := tr.Answer(status(t, 0, 0, true, d(-70), d(-75)), ours)
+	require.True(t, o.Assessment.Restart, "setup: the wedge")
+	// The kubelet restarts the process (no refusal seen).
+	// The new process answers 401 (a rotated token, say) for 5 minutes.
+	for s := 15.0; s <= 300; s += 15 {
+		o = tr.Fail(dispatch.EvidenceUnusable, "http_status: 401", ours.Add(sec(s)), ours.Add(sec(s)))
+		assert.Equal(t, dispatch.StateWedged, o.Assessment.State, "%vs: carried, a 401 says nothing of the loop", s)
+		assert.False(t, o.Assessment.Restart, "%vs: never on a 401", s)
+	}
+	// One request of the new process times out (a GC pause, a slow disk).
+	o = hang(tr, 305)
+	assert.True(t, o.Assessment.Stale, "still no evidence that the wedge ended: %s", o.Assessment.Reason)
+	assert.False(t, o.Assessment.Restart, "one 5s timeout is no reason to restart what serves now: %s", o.Assessment.Reason)
 }
 
 // One answer without health between a wedge in the making and a hang: the
