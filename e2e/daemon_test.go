@@ -215,11 +215,11 @@ func (d *daemon) newProcess(spawn time.Time, first bool) *process {
 	}
 	if d.slowStarts && !first {
 		// A slow-starting daemon: every process after a restart answers
-		// "running, no cycle yet" through a start-up of one to three
-		// minutes, longer than its threshold (as 9s start-ups at a 3s
-		// threshold, at a larger scale). Restarts must back off to let one
+		// "running, no cycle yet" through a start-up of two to three
+		// thresholds (as 9s start-ups at a 3s threshold, at a larger
+		// scale: 40 s to three minutes). Restarts must back off to let one
 		// finish.
-		p.startMode, up = startNoCycle, time.Duration(60+d.rng.IntN(121))*time.Second
+		p.startMode, up = startNoCycle, time.Duration((2+d.rng.Float64())*float64(d.threshold))
 	}
 	p.startEnd = spawn.Add(up)
 	d.all = append(d.all, p)

@@ -163,8 +163,8 @@ func runHistory(t *testing.T, seed uint64) *historyResult {
 				interval = time.Duration(1+rng.IntN(max(1, int(thr/time.Second)/3))) * time.Second
 			}
 			// One daemon in eight starts slowly (migrations, a cache to
-			// warm): one to three minutes, with a threshold of its own of
-			// 20 to 60 seconds, shorter than its start-up.
+			// warm): two to three times its threshold of its own, 20 to
+			// 60 seconds.
 			slow := rng.IntN(8) == 0
 			if slow {
 				override = true

@@ -225,7 +225,7 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 			// began while the daemon hung and was answered once it recovered
 			// resolves the page up to a scrape timeout before the recovery.
 			s := tr.spanAt(times[j])
-			if s != nil && d.agesFromFirstSight(s.lastDone) && !times[j].After(d.judgeable(*s).Add(scrapeInterval)) {
+			if s != nil && (d.agesFromFirstSight(s.lastDone) || s.noCycle) && !times[j].After(d.judgeable(*s).Add(scrapeInterval)) {
 				// The stamps age from when the exporter first saw them: this
 				// hang could not show yet (a new process's first cycle, say,
 				// right after the last one's page).
@@ -245,7 +245,7 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 	// Missed or late pages, per hang.
 	for _, s := range tr.hangs {
 		deadline := s.seen.Add(pageDeadline(d.threshold))
-		if d.agesFromFirstSight(s.lastDone) {
+		if d.agesFromFirstSight(s.lastDone) || s.noCycle {
 			// The hang's stamps age from when the exporter first saw them.
 			if u, ok := d.firstUsable(s.seen); ok {
 				deadline = later(deadline, u.Add(pageDeadline(d.threshold)))
@@ -258,7 +258,7 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 			deadline = later(deadline, s.idleBlock.Add(pageDeadline(d.threshold)))
 		}
 		e := s.from
-		if d.agesFromFirstSight(s.lastDone) {
+		if d.agesFromFirstSight(s.lastDone) || s.noCycle {
 			e = d.judgeable(s)
 		}
 		if d.lastUnusable.After(e) {
@@ -374,6 +374,12 @@ func (d *daemon) judgeable(s span) time.Time {
 		}
 	}
 	return s.from
+}
+
+// usableBetween: a usable answer came at or after from and before to.
+func (d *daemon) usableBetween(from, to time.Time) bool {
+	u, ok := d.firstUsable(from)
+	return ok && u.Before(to)
 }
 
 // firstUsable is the first usable answer at or after from.

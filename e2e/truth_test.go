@@ -18,7 +18,11 @@ type span struct {
 	idleBlock time.Time
 	// lastDone: hangs: the daemon's last completed cycle when it began.
 	lastDone time.Time
-	cause    string
+	// noCycle: hangs of a process that has started no cycle: its answers
+	// ("running, no cycle yet") carry no stamp of when it started, so the
+	// evidence ages them from the first usable one.
+	noCycle bool
+	cause   string
 }
 
 // truth is the ground truth of one daemon, in the user's words: when
@@ -178,9 +182,13 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	if hung && open(t.hangs) == nil {
 		c := d.cause(now)
 		sp := span{from: seen.Add(d.threshold), ref: d.ref, seen: seen, cause: c, lastDone: d.episode}
-		if p := d.proc; p.serving && p.blocked && !p.inFlight {
+		if p := d.proc; p.serving && p.blocked && (!p.inFlight || !d.usableBetween(d.ref, p.blockFrom)) {
+			// The block began with no cycle in flight, or with one that
+			// no usable answer ever showed (it started while the daemon
+			// answered without its loop's state).
 			sp.idleBlock = p.blockFrom
 		}
+		sp.noCycle = d.ref.Before(d.proc.spawn)
 		t.hangs = append(t.hangs, sp)
 		d.log.add(d.name, "truth: no progress since %s, visible since %s: dispatch not happening (%s)", d.at(d.ref), d.at(seen), c)
 	}
@@ -212,7 +220,13 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 		}
 		deadline = later(deadline, u.Add(d.threshold+act))
 	}
-	if e := later(p.ref, p.usable).Add(d.threshold); d.lastUnusable.After(e) {
+	e := later(p.ref, p.usable).Add(d.threshold)
+	if d.agesFromFirstSight(d.episode) {
+		if u, ok := d.firstUsable(p.ref); ok {
+			e = later(e, u.Add(d.threshold))
+		}
+	}
+	if d.lastUnusable.After(e) {
 		// Answers without the loop's state came once the hang could be
 		// judged: the evidence shows it from the first usable answer after
 		// them, and a restart is owed from then.
