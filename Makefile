@@ -32,7 +32,7 @@ MODULES = . alerts dashboards deploy e2e
 
 .PHONY: test
 test: lint
-	for m in $(MODULES); do (cd $$m && $(TOOLS) $(GO) test -race -count=1 ./...) || exit 1; done
+	$(TOOLS) for m in $(MODULES); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./dispatch/... ./collector/...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./dispatch/smithy
 
@@ -75,22 +75,22 @@ generate:
 # Alertmanager, and the harm simulation at its default size.
 .PHONY: e2e
 e2e:
-	$(TOOLS) $(GO) test -race -count=1 ./e2e
+	$(TOOLS) cd e2e && $(GO) test -race -count=1 .
 
 # The harm simulation (e2e/), many more histories than make test runs
 # (300): daemons, Prometheus evaluating alerts/dispatch.rules.yml and a
 # kubelet on a fake clock, counting false and missed pages, flaps, needless
 # kills, restart loops and unrestarted hangs. A failing history prints its
-# log; rerun one with: go test ./e2e -run TestHarmSimulation -args -sim.seed=N
+# log; rerun one with: cd e2e && go test . -run TestHarmSimulation -args -sim.seed=N
 .PHONY: simulate
 simulate:
-	$(GO) test -v -run '^TestHarmSimulation$$' -count=1 -timeout 60m ./e2e/... -args -sim.histories=$(HISTORIES)
+	cd e2e && $(GO) test -v -run '^TestHarmSimulation$$' -count=1 -timeout 60m ./... -args -sim.histories=$(HISTORIES)
 
 # Deliberate bugs (e2e/mutants_test.go's table) that the harm simulation
 # must catch, each in a copy of the module.
 .PHONY: mutate
 mutate:
-	$(GO) test -run '^TestMutantsAreCaught$$' -count=1 -timeout 60m -v ./e2e/... -args -mutate -mutate.histories=$(MUTATE_HISTORIES)
+	cd e2e && $(GO) test -run '^TestMutantsAreCaught$$' -count=1 -timeout 60m -v ./... -args -mutate -mutate.histories=$(MUTATE_HISTORIES)
 
 MUTATE_HISTORIES ?= 300
 HISTORIES ?= 5000
@@ -108,15 +108,15 @@ bench:
 .PHONY: bench-compare
 bench-compare:
 	@uptime
-	eval "$$(.ci/install-tools json_exporter)" && $(GO) test -run '^$$' -bench CompareJSONExporter -benchtime 1x -timeout 10m ./e2e
+	eval "$$(.ci/install-tools json_exporter)" && cd e2e && $(GO) test -run '^$$' -bench CompareJSONExporter -benchtime 1x -timeout 10m .
 	@uptime
 
 # Wedge -> stale -> firing -> notification, with real Prometheus and Alertmanager.
 .PHONY: bench-latency
 bench-latency:
-	$(TOOLS) $(GO) test -run '^$$' -bench DetectionLatency -benchtime 1x -timeout 10m ./e2e
+	$(TOOLS) cd e2e && $(GO) test -run '^$$' -bench DetectionLatency -benchtime 1x -timeout 10m .
 
 # 1,000 targets in one exporter.
 .PHONY: bench-scale
 bench-scale:
-	$(GO) test -run '^$$' -bench Scale1000Targets -benchtime 1x -timeout 20m ./e2e
+	cd e2e && $(GO) test -run '^$$' -bench Scale1000Targets -benchtime 1x -timeout 20m .

@@ -20,6 +20,7 @@ package collector
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,10 +52,13 @@ func NewLoopCollector(loops ...Monitored) (*LoopCollector, error) {
 	seen := map[string]bool{}
 	for i, l := range loops {
 		m := l.Monitor()
-		if seen[m.Name()] {
-			return nil, fmt.Errorf("two dispatch loops named %q: give each a distinct Options.Name", m.Name())
+		// The loop label is the name with invalid UTF-8 replaced: two names
+		// that differ only there would export the same series.
+		label := strings.ToValidUTF8(m.Name(), "\uFFFD")
+		if seen[label] {
+			return nil, fmt.Errorf("two dispatch loops named %q: give each a distinct Options.Name", label)
 		}
-		seen[m.Name()] = true
+		seen[label] = true
 		mons[i], labels[i] = m, family.NewLabels(m.Name())
 	}
 	return &LoopCollector{set: family.NewSet(), loops: mons, labels: labels}, nil

@@ -116,7 +116,7 @@ type Monitor struct {
 // cycleState is what the monitor knows of the cycle in flight and the
 // cycles before it, under stampMu.
 type cycleState struct {
-	runCtx   context.Context // the current run's (Started's) context; nil: stopped
+	runCtx   context.Context // the last run's (Started's) context; nil: never started
 	inFlight bool
 	ctx      context.Context // runCtx when the cycle in flight began
 	failing  bool            // the cycles before erred: a run of errors is logged once
@@ -222,12 +222,11 @@ func (m *Monitor) Stopped() {
 	}
 }
 
-// stopped marks the loop stopped; m.mu is held.
+// stopped marks the loop stopped; m.mu is held. The run's context stays:
+// a cycle begun as the loop shuts down (its ticker and ctx.Done ready at
+// once) and cancelled by that context was shut down, not failed.
 func (m *Monitor) stopped() {
 	m.run, m.running = nil, false
-	m.stampMu.Lock()
-	m.cycle.runCtx = nil
-	m.stampMu.Unlock()
 }
 
 // Begin marks the start of a cycle, before any of its work, on the
