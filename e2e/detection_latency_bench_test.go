@@ -20,7 +20,7 @@ import (
 //	prometheus: alert firing                floor: + up to scrape + evaluation interval, + for:
 //	webhook: notification received          floor: + group_wait
 //
-// Run: make bench-latency (go test -run '^$' -bench DetectionLatency -benchtime 1x ./e2e)
+// Run: make bench-latency (go test -run '^$' -bench DetectionLatency -benchtime 1x . in e2e/)
 func BenchmarkDetectionLatency(b *testing.B) {
 	const threshold = 3 * time.Second
 	const rounds = 3

@@ -26,7 +26,7 @@ import (
 // counts harm in the user's words against the daemons' real state (see
 // harms.go's names) and fails when a count exceeds its budget.
 //
-// `go test ./e2e` runs 300 histories; `make simulate` runs thousands. A
+// `go test .` in e2e/ runs 300 histories; `make simulate` runs thousands. A
 // failing history prints its log; rerun it alone with -sim.seed=N.
 var (
 	simHistories = flag.Int("sim.histories", 300, "histories of the harm simulation")

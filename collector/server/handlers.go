@@ -138,7 +138,11 @@ func mountSidecar(ctx context.Context, f *flags, reg *prometheus.Registry, mux *
 			web.LandingLinks{Address: "-/target/healthy", Text: "Target health", Description: "liveness probe for the daemon's container"})
 	}
 	landing.Form = web.LandingForm{Action: "/probe", Inputs: []web.LandingFormInput{probeForm}}
-	go reloadOnSIGHUP(ctx, reloader, logger)
+	// Subscribe before serving: a SIGHUP that came before the subscription
+	// would end the process (the signal's default action).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go reloadOnSIGHUP(ctx, hup, reloader, logger)
 	// The landing page reads a target nothing has read for a
 	// minute, within its timeout.
 	return func(ctx context.Context) []family.LoopState {
@@ -180,10 +184,9 @@ func checkConfig(path string, stdout io.Writer, logger log.Logger) int {
 	return 0
 }
 
-// reloadOnSIGHUP reloads the config file on each SIGHUP until ctx ends.
-func reloadOnSIGHUP(ctx context.Context, r *sidecar.Reloader, logger log.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+// reloadOnSIGHUP reloads the config file on each signal on hup until ctx
+// ends, then stops hup's subscription.
+func reloadOnSIGHUP(ctx context.Context, hup chan os.Signal, r *sidecar.Reloader, logger log.Logger) {
 	defer signal.Stop(hup)
 	for {
 		select {
