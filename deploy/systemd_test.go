@@ -28,7 +28,9 @@ func TestSystemdUnit(t *testing.T) {
 
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "dispatch_exporter")
-	out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput()
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = ".." // the root module's binary (deploy is a module of its own)
+	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	path := filepath.Join(dir, "dispatch_exporter.service")
 	require.NoError(t, os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/dispatch_exporter", bin)), 0o644))

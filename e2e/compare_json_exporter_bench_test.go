@@ -154,7 +154,9 @@ func listenFlag(name, addr string) string {
 func buildFloor(b testing.TB) string {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "floor")
-	out, err := exec.Command("go", "build", "-o", bin, filepath.Join("..", "collector", "testdata", "floor")).CombinedOutput()
+	build := exec.Command("go", "build", "-o", bin, "./collector/testdata/floor")
+	build.Dir = ".." // a program of the root module (e2e is a module of its own)
+	out, err := build.CombinedOutput()
 	if err != nil {
 		b.Fatalf("go build floor: %v: %s", err, out)
 	}
