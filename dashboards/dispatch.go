@@ -229,6 +229,16 @@ func Dispatch() (dashboard.Dashboard, error) {
 		Unit("reqps").Min(0).
 		Height(8).Span(8))
 	b.WithPanel(timeseries.NewPanelBuilder().
+		Title("The daemon's own view").
+		Description("What the status says beside our verdict: the daemon's own pollStale (smithy's banner; it false-alarms on a stopped loop), wedged as we judge it, a rate-limit pause, and whether the daemon says it is available. A lasting disagreement raises DispatchVerdictDisagrees.").
+		Datasource(ds()).
+		WithTarget(q(fmt.Sprintf(`dispatch_daemon_reported_stale{%s}`, selector), "{{instance}} {{loop}} daemon says stale")).
+		WithTarget(q(fmt.Sprintf(`dispatch_poll_stale{%s} and on (job, instance, loop) dispatch_daemon_reported_stale{%s}`, selector, selector), "{{instance}} {{loop}} wedged (ours)")).
+		WithTarget(q(fmt.Sprintf(`dispatch_rate_limit_paused{%s}`, selector), "{{instance}} {{loop}} rate-limit paused")).
+		WithTarget(q(fmt.Sprintf(`dispatch_daemon_available{%s}`, selector), "{{instance}} {{loop}} available")).
+		Min(0).Max(1).Decimals(0).
+		Height(8).Span(24))
+	b.WithPanel(timeseries.NewPanelBuilder().
 		Title("Status readable (up)").
 		Description("1 while the scrape read a usable status, 0 when it did not (DOWN, or WEDGED when the daemon hangs).").
 		Datasource(ds()).

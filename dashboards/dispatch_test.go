@@ -109,7 +109,7 @@ func TestQueriesParseAndUseExportedMetrics(t *testing.T) {
 	labelValues := regexp.MustCompile(`^label_values\((.*), \w+\)$`)
 	p := parser.NewParser(parser.Options{})
 	queries := Queries(d)
-	require.Len(t, queries, 20)
+	require.Len(t, queries, 24)
 	for _, q := range queries {
 		if m := labelValues.FindStringSubmatch(q); m != nil {
 			q = m[1] // a variable: its selector is PromQL
