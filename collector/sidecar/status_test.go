@@ -200,59 +200,7 @@ func TestTargetExposition(t *testing.T) {
 	t.Parallel()
 	var logs dispatchtest.Logs
 	p := newTestTarget(t, serve(t, 200, smithySample(t, "wedged-after-restart.json")), &logs).Probe(context.Background())
-	require.NoError(t, testutil.CollectAndCompare(p, strings.NewReader(`
-# HELP dispatch_available_workers Workers registered, enabled and not terminated; busy ones count.
-# TYPE dispatch_available_workers gauge
-dispatch_available_workers{loop="dispatch"} 0
-# HELP dispatch_daemon_available 1 when the server has a dispatch daemon (smithy's available); 0 when it has none, and then reason says why.
-# TYPE dispatch_daemon_available gauge
-dispatch_daemon_available{loop="dispatch"} 1
-# HELP dispatch_daemon_reported_stale The daemon's own staleness verdict (smithy's health.pollStale), beside dispatch_poll_stale so disagreements show.
-# TYPE dispatch_daemon_reported_stale gauge
-dispatch_daemon_reported_stale{loop="dispatch"} 1
-# HELP dispatch_daemon_running 1 when the dispatch loop is started (smithy's isRunning), 0 when stopped.
-# TYPE dispatch_daemon_running gauge
-dispatch_daemon_running{loop="dispatch"} 1
-# HELP dispatch_poll_in_flight 1 while a poll cycle runs: it started and has not completed since.
-# TYPE dispatch_poll_in_flight gauge
-dispatch_poll_in_flight{loop="dispatch"} 1
-# HELP dispatch_poll_interval_seconds Configured interval between the starts of two poll cycles.
-# TYPE dispatch_poll_interval_seconds gauge
-dispatch_poll_interval_seconds{loop="dispatch"} 5
-# HELP dispatch_poll_last_completed_seconds Unix time the latest poll cycle completed (successfully or not), on the daemon's clock; absent until a cycle has completed.
-# TYPE dispatch_poll_last_completed_seconds gauge
-dispatch_poll_last_completed_seconds{loop="dispatch"} 1.79572685427e+09
-# HELP dispatch_poll_last_started_seconds Unix time the latest poll cycle started, on the daemon's clock; absent until a cycle has started.
-# TYPE dispatch_poll_last_started_seconds gauge
-dispatch_poll_last_started_seconds{loop="dispatch"} 1.795726859259e+09
-# HELP dispatch_poll_stale 1 when the evidence shows a hung loop: a cycle in flight for longer than the stale threshold (running or stopped), or a running loop with no cycle completed within it since its run began; or, while the daemon hangs, the same extrapolated from its last usable status. Never on unreadable or refused status requests.
-# TYPE dispatch_poll_stale gauge
-dispatch_poll_stale{loop="dispatch"} 0
-# HELP dispatch_poll_stale_threshold_seconds Staleness threshold in force: configured, or max(60s, 10 x poll interval).
-# TYPE dispatch_poll_stale_threshold_seconds gauge
-dispatch_poll_stale_threshold_seconds{loop="dispatch"} 60
-# HELP dispatch_rate_limit_paused 1 when every executable is rate-limited: dispatch is paused on purpose.
-# TYPE dispatch_rate_limit_paused gauge
-dispatch_rate_limit_paused{loop="dispatch"} 0
-# HELP dispatch_ready_unassigned_tasks Ready tasks with no assignee.
-# TYPE dispatch_ready_unassigned_tasks gauge
-dispatch_ready_unassigned_tasks{loop="dispatch"} 2
-# HELP dispatch_status_request_failures_total Failed status requests, by reason: timeout, connect, tls, http_status, decode, too_large, other.
-# TYPE dispatch_status_request_failures_total counter
-dispatch_status_request_failures_total{loop="dispatch",reason="connect"} 0
-dispatch_status_request_failures_total{loop="dispatch",reason="decode"} 0
-dispatch_status_request_failures_total{loop="dispatch",reason="http_status"} 0
-dispatch_status_request_failures_total{loop="dispatch",reason="other"} 0
-dispatch_status_request_failures_total{loop="dispatch",reason="timeout"} 0
-dispatch_status_request_failures_total{loop="dispatch",reason="tls"} 0
-dispatch_status_request_failures_total{loop="dispatch",reason="too_large"} 0
-# HELP dispatch_stuck_queue 1 when ready tasks wait and no worker can take them (ready_unassigned_tasks > 0 and available_workers == 0).
-# TYPE dispatch_stuck_queue gauge
-dispatch_stuck_queue{loop="dispatch"} 1
-# HELP dispatch_up 1 when the loop's state could be read: always 1 in process; for a sidecar, 1 only when the status request of this scrape returned a usable status.
-# TYPE dispatch_up gauge
-dispatch_up{loop="dispatch"} 1
-`), "dispatch_available_workers", "dispatch_daemon_available", "dispatch_daemon_reported_stale", "dispatch_daemon_running",
+	require.NoError(t, testutil.CollectAndCompare(p, familytest.Golden(t, "wedged-after-restart.prom"), "dispatch_available_workers", "dispatch_daemon_available", "dispatch_daemon_reported_stale", "dispatch_daemon_running",
 		"dispatch_poll_in_flight", "dispatch_poll_interval_seconds", "dispatch_poll_last_completed_seconds",
 		"dispatch_poll_last_started_seconds", "dispatch_poll_stale", "dispatch_poll_stale_threshold_seconds",
 		"dispatch_rate_limit_paused", "dispatch_ready_unassigned_tasks", "dispatch_status_request_failures_total",

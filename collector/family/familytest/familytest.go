@@ -3,7 +3,11 @@
 package familytest
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -58,4 +62,14 @@ func ValueOf(t testing.TB, v map[string]float64, key string) float64 {
 	t.Helper()
 	require.Contains(t, v, key, "the series must exist before its value counts")
 	return v[key]
+}
+
+// Golden opens testdata/name, an expected exposition for
+// testutil.CollectAndCompare, so that tests compare against files rather
+// than text copied inline.
+func Golden(t testing.TB, name string) io.Reader {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	return bytes.NewReader(b)
 }
