@@ -66,6 +66,12 @@ type scriptedDaemon struct {
 
 func (d *scriptedDaemon) RoundTrip(req *http.Request) (*http.Response, error) { return d.resp(req) }
 
+// wire makes a target ask d, on d's clock.
+func (d *scriptedDaemon) wire(o *TargetOptions) {
+	o.Client = &http.Client{Transport: d}
+	o.Now = func() time.Time { return d.now }
+}
+
 // answer is an HTTP response of code with body, as a scriptedDaemon gives it.
 func answer(req *http.Request, code int, body string) *http.Response {
 	return &http.Response{StatusCode: code, Status: fmt.Sprintf("%d %s", code, http.StatusText(code)),

@@ -45,8 +45,7 @@ func TestAHangThatGoesOnStaysWedgedWhateverLivenessAnswered(t *testing.T) {
 			sd := &scriptedDaemon{now: t0}
 			var logs dispatchtest.Logs
 			tgt := newTestTarget(t, "http://smithy:3457/api/daemon/status", &logs, func(o *TargetOptions) {
-				o.Client = &http.Client{Transport: sd}
-				o.Now = func() time.Time { return sd.now }
+				sd.wire(o)
 				o.Timeout = time.Second
 				o.StaleThreshold = 10 * time.Second
 				o.FailureThreshold = 3
@@ -167,8 +166,7 @@ func TestLoopStartedAgainSaysOnlyWhatHappened(t *testing.T) {
 	sd := &scriptedDaemon{now: t0}
 	var logs dispatchtest.Logs
 	tgt := newTestTarget(t, "http://smithy:3457/api/daemon/status", &logs, func(o *TargetOptions) {
-		o.Client = &http.Client{Transport: sd}
-		o.Now = func() time.Time { return sd.now }
+		sd.wire(o)
 	})
 	running := false
 	sd.resp = func(req *http.Request) (*http.Response, error) {
@@ -201,8 +199,7 @@ func TestShadowModeChangesOnlyTheLivenessAnswer(t *testing.T) {
 		}
 		var logs dispatchtest.Logs
 		tgt := newTestTarget(t, "http://daemon/api/daemon/status", &logs, func(o *TargetOptions) {
-			o.Client = &http.Client{Transport: sd}
-			o.Now = func() time.Time { return sd.now }
+			sd.wire(o)
 		})
 		for range 3 { // the kubelet's liveness probes, 15s apart
 			tgt.Liveness(context.Background(), shadow)

@@ -30,8 +30,7 @@ func TestNoSuchHostEndsAWedge(t *testing.T) {
 	}
 	var logs dispatchtest.Logs
 	tgt := newTestTarget(t, "http://smithy-0.smithy:3457/api/daemon/status", &logs, func(o *TargetOptions) {
-		o.Client = &http.Client{Transport: sd}
-		o.Now = func() time.Time { return sd.now }
+		sd.wire(o)
 	})
 	require.Equal(t, dispatch.StateWedged, tgt.Probe(context.Background()).State().State)
 	gone = true

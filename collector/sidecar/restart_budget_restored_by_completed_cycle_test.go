@@ -34,8 +34,7 @@ func TestACompletedCycleSeenByAScrapeRestoresTheRestartBudget(t *testing.T) {
 	sd := &scriptedDaemon{now: t0}
 	var logs dispatchtest.Logs
 	tgt := newTestTarget(t, "http://smithy:3457/api/daemon/status", &logs, func(o *TargetOptions) {
-		o.Client = &http.Client{Transport: sd}
-		o.Now = func() time.Time { return sd.now }
+		sd.wire(o)
 		o.Timeout = time.Second
 		o.StaleThreshold = 60 * time.Second
 		o.FailureThreshold = 3

@@ -24,8 +24,7 @@ func TestShadowLivenessLogsOnceForOneWedge(t *testing.T) {
 	sd := &scriptedDaemon{now: t0}
 	var logs dispatchtest.Logs
 	tgt := newTestTarget(t, "http://smithy:3457/api/daemon/status", &logs, func(o *TargetOptions) {
-		o.Client = &http.Client{Transport: sd}
-		o.Now = func() time.Time { return sd.now }
+		sd.wire(o)
 	})
 	n := 0
 	sd.resp = func(req *http.Request) (*http.Response, error) {
