@@ -209,6 +209,7 @@ func TestRestartPolicyNeverFeedsTheDecision(t *testing.T) {
 			require.False(t, l.Began, "%vs", s)
 		}
 	}
+	assert.Positive(t, r.requests, "liveness asked for restarts (the decision stayed stale after it did)")
 	assert.LessOrEqual(t, r.requests, 3)
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // A loop wedged while its HTTP server answers: restart request 1 is
@@ -59,6 +60,7 @@ func TestFirstProbeOfANewProcessCarriesNoRestartFromTheTerminatingOne(t *testing
 	for s := 1.0; s <= 3; s++ {
 		r.live(r.tr.Answer(wedged(s), pat(s)), s)
 	}
+	require.Equal(t, 1, r.requests, "the terminating process was asked to restart")
 	for s := 5.0; s <= 30; s += 5 {
 		r.tr.Answer(wedged(s), pat(s))
 	}

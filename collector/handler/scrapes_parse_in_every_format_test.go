@@ -84,6 +84,7 @@ func gaugeOf(t *testing.T, fams map[string]*dto.MetricFamily, name string) float
 	t.Helper()
 	require.Contains(t, fams, name)
 	require.Len(t, fams[name].Metric, 1)
+	require.Equal(t, dto.MetricType_GAUGE, fams[name].GetType(), "%s is a gauge", name)
 	return fams[name].Metric[0].GetGauge().GetValue()
 }
 

@@ -188,7 +188,7 @@ func TestLoopStartedAgainSaysOnlyWhatHappened(t *testing.T) {
 // process that replaced a wedged one starts, answering 503.
 func TestShadowModeChangesOnlyTheLivenessAnswer(t *testing.T) {
 	t.Parallel()
-	run := func(shadow bool) (states []dispatch.State, stale []float64) {
+	run := func(shadow bool) (states []dispatch.State, stale []float64, requests int) {
 		sd := &scriptedDaemon{now: t0}
 		starting := false
 		sd.resp = func(req *http.Request) (*http.Response, error) {
@@ -212,10 +212,15 @@ func TestShadowModeChangesOnlyTheLivenessAnswer(t *testing.T) {
 			stale = append(stale, familytest.ValueOf(t, familytest.Values(t, p), "dispatch_poll_stale"))
 			sd.now = sd.now.Add(15 * time.Second)
 		}
-		return states, stale
+		tgt.mu.Lock()
+		defer tgt.mu.Unlock()
+		return states, stale, tgt.policy.Requests()
 	}
-	enforceStates, enforceStale := run(false)
-	shadowStates, shadowStale := run(true)
+	enforceStates, enforceStale, enforceRequests := run(false)
+	shadowStates, shadowStale, shadowRequests := run(true)
+	assert.Equal(t, 1, enforceRequests, "enforce mode asked for a restart")
+	assert.Zero(t, shadowRequests, "shadow mode only previews")
+	assert.Equal(t, []float64{1, 1, 1}, enforceStale, "the wedge is carried through the new process's 503s")
 	assert.Equal(t, enforceStates, shadowStates, "shadow mode changes only the liveness answer")
 	assert.Equal(t, enforceStale, shadowStale)
 }
