@@ -48,3 +48,18 @@ func BenchmarkJudge(b *testing.B) {
 		_ = Judge(l.Health())
 	}
 }
+
+// BenchmarkMonitorBeginEnd is what a daemon that keeps its own loop pays
+// per cycle: Begin (which reads the calling goroutine's id for the stack
+// dump) and End. Goal: no allocations.
+func BenchmarkMonitorBeginEnd(b *testing.B) {
+	m, err := NewMonitor(Options{Interval: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Begin()
+		m.End(nil)
+	}
+}

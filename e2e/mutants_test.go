@@ -139,7 +139,8 @@ var (
 // baseline is the harm counts of the unmutated module on the same seeds.
 func baseline(t *testing.T, root string) map[string]int {
 	baselineOnce.Do(func() {
-		cmd := exec.Command("go", "test", "-count=1", "-run", "^TestHarmSimulation$", ".",
+		// -v: a passing simulation prints its counts only when verbose.
+		cmd := exec.Command("go", "test", "-v", "-count=1", "-run", "^TestHarmSimulation$", ".",
 			"-args", fmt.Sprintf("-sim.histories=%d", *mutantHistories))
 		cmd.Dir = filepath.Join(root, "e2e")
 		cmd.Env = append(os.Environ(), "MUTATE=0")
