@@ -102,7 +102,11 @@ type Monitor struct {
 	// goroutine is the id of the goroutine that began the cycle last, for
 	// the stack dump at WEDGED (its stack first).
 	goroutine atomic.Uint64
-	stats     *cycleStats
+	// beginner is the goroutine of the run's first Begin (0: none yet):
+	// reading a goroutine's id costs microseconds, so Begin reads it once
+	// per run.
+	beginner atomic.Uint64
+	stats    *cycleStats
 
 	transitions *Transitions
 	checkMu     sync.Mutex // one Check at a time: judge and log in order
@@ -189,6 +193,7 @@ func (m *Monitor) Started(ctx context.Context) {
 	m.mu.Lock()
 	prev := m.run
 	m.run, m.running, m.runningSince = r, true, m.clock.Monotonic()
+	m.beginner.Store(0)
 	m.stampMu.Lock()
 	m.cycle.runCtx = ctx
 	m.stampMu.Unlock()
@@ -230,9 +235,18 @@ func (m *Monitor) stopped() {
 }
 
 // Begin marks the start of a cycle, before any of its work, on the
-// goroutine that runs it (the stack dump at WEDGED shows that goroutine
-// first). It clears the phase.
-func (m *Monitor) Begin() { m.begin(currentGoroutine()) }
+// goroutine that runs it. It clears the phase. The stack dump at WEDGED
+// shows first the goroutine of the run's first Begin: its id is read once
+// per run (Started starts one), as reading it costs microseconds and a
+// loop's cycles usually share a goroutine.
+func (m *Monitor) Begin() {
+	g := m.beginner.Load()
+	if g == 0 {
+		g = currentGoroutine()
+		m.beginner.Store(g)
+	}
+	m.begin(g)
+}
 
 // End marks the end of the cycle begun last: ok when err is nil, else an
 // error, logged when a run of errors starts and ends (the errors between
