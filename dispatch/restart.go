@@ -174,11 +174,7 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 		return p, p.answer(false, fmt.Sprintf("restart budget spent: %d restart request(s) brought no completed cycle back; a person must look (%s)",
 			p.requests, a.Reason))
 	case p.requests > 0:
-		thr := a.Verdict.Threshold
-		if thr == 0 && o.Health != nil {
-			thr = o.Health.StaleThreshold()
-		}
-		grace := thr << min(p.requests, maxGraceDoublings)
+		grace := thresholdOf(o) << min(p.requests, maxGraceDoublings)
 		from := p.graceFrom
 		if a.Evidence == EvidenceHung && o.HungSince.After(from) {
 			from = o.HungSince
@@ -210,11 +206,16 @@ func (p RestartPolicy) Next(o Observation, at time.Time) (RestartPolicy, Livenes
 // answers that flip between usable and not for a few probes do not hide a
 // wedge from liveness.
 func recentEvidence(o Observation) time.Duration {
-	thr := o.Assessment.Verdict.Threshold
-	if o.Health != nil {
-		thr = o.Health.StaleThreshold()
+	return thresholdOf(o) + time.Minute
+}
+
+// thresholdOf is the staleness threshold o's decision was judged by: its
+// verdict's, else that of the health it rests on.
+func thresholdOf(o Observation) time.Duration {
+	if thr := o.Assessment.Verdict.Threshold; thr > 0 || o.Health == nil {
+		return thr
 	}
-	return thr + time.Minute
+	return o.Health.StaleThreshold()
 }
 
 func (p RestartPolicy) answer(restart bool, reason string) Liveness {

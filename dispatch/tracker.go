@@ -14,15 +14,12 @@ type Observation struct {
 	// Assessment is the decision every output shows.
 	Assessment Assessment
 	// Restarted is true when this answer showed a new process (timestamps
-	// vanished or moved backwards): a fresh grace period starts.
+	// vanished or moved backwards, or a new cycle started over one seen in
+	// flight that never completed): a fresh grace period starts.
 	Restarted bool
 	// NewRun is true when this answer showed the loop started again after
 	// a stop (not a new process).
 	NewRun bool
-	// HealthMissing is true when the daemon answered in the contract but
-	// without its health (it could not compute it): unusable evidence,
-	// but the daemon's own answer.
-	HealthMissing bool
 	// Progress is true when this usable answer shows a cycle completed
 	// since the last usable answer, or shows the first completion known of
 	// the process that serves now and the loop is not judged stale.
@@ -127,7 +124,7 @@ func (t *Tracker) Answer(r Report, at time.Time) Observation {
 		// perhaps for the very reason the loop hangs): it says nothing of
 		// the loop, but does not interrupt what the last usable answer said.
 		l := t.look(EvidenceUnusable, "health missing", at)
-		obs := Observation{Health: l.Health, HealthMissing: true,
+		obs := Observation{Health: l.Health,
 			Notes: []string{"health missing (the daemon could not compute it): staleness and queue not judged"}}
 		return t.decide(obs, l, at)
 	}
@@ -208,8 +205,9 @@ func (t *Tracker) Fail(e Evidence, detail string, start, end time.Time) Observat
 // unanswered so far. It changes nothing (the request decides when it
 // ends). Only a hang already under way goes on counting: one unanswered
 // request alone, shorter than the target's timeout, is no evidence of a
-// hang, so it decides like an unusable answer, and never asks for a
-// restart on what an earlier request showed.
+// hang, so it decides like an unusable answer: its Assessment never asks
+// for a restart (the restart policy may still act on RestartSaidAt, an
+// earlier request's decision about the same process).
 func (t *Tracker) Pending(detail string, start, at time.Time) Observation {
 	obs := Observation{Pending: true, Completions: t.completions, RestartSaidAt: t.restartAt, GoneAt: t.goneAt, NewProcessAt: t.newAt}
 	if !t.decided {
