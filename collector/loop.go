@@ -20,7 +20,6 @@ package collector
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,12 +53,12 @@ func NewLoopCollector(loops ...Monitored) (*LoopCollector, error) {
 		m := l.Monitor()
 		// The loop label is the name with invalid UTF-8 replaced: two names
 		// that differ only there would export the same series.
-		label := strings.ToValidUTF8(m.Name(), "\uFFFD")
+		mons[i], labels[i] = m, family.NewLabels(m.Name())
+		label := labels[i].Loop()
 		if seen[label] {
 			return nil, fmt.Errorf("two dispatch loops named %q: give each a distinct Options.Name", label)
 		}
 		seen[label] = true
-		mons[i], labels[i] = m, family.NewLabels(m.Name())
 	}
 	return &LoopCollector{set: family.NewSet(), loops: mons, labels: labels}, nil
 }

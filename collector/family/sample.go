@@ -39,9 +39,19 @@ const (
 	RestartReasonStale = "stale" // its answers show a wedged loop
 )
 
+// The indexes of Status.Restarts, one per restart reason.
+const (
+	RestartHang  = iota // RestartReasonHang
+	RestartStale        // RestartReasonStale
+)
+
 // RestartReasons lists the restart reasons, in the order of
 // Status.Restarts.
-func RestartReasons() [2]string { return [2]string{RestartReasonHang, RestartReasonStale} }
+func RestartReasons() [2]string {
+	var r [2]string
+	r[RestartHang], r[RestartStale] = RestartReasonHang, RestartReasonStale
+	return r
+}
 
 // Labels are the label pairs of one loop's series, built once per loop (or
 // target) and only ever read: building them per series was about half of a
@@ -77,6 +87,9 @@ func NewLabels(loop string) *Labels {
 	}
 	return l
 }
+
+// Loop is the loop label's value: the name as exported.
+func (l *Labels) Loop() string { return l.pairs[0].GetValue() }
 
 // Sample is what one read of one loop shows, whatever its source, and the
 // decision taken on it.

@@ -162,7 +162,7 @@ func NewTarget(opts TargetOptions) *Target {
 	if opts.shared == nil {
 		opts.shared = newTargetDescs()
 	}
-	logger := log.With(opts.Logger, "target", opts.Name, "url", redact(opts.URL))
+	logger := log.With(opts.Logger, "target", opts.Name, "url", config.RedactURL(opts.URL))
 	t := &Target{
 		opts:   opts,
 		descs:  opts.shared,
@@ -409,9 +409,9 @@ func (t *Target) Liveness(ctx context.Context, shadow bool) (Probe, dispatch.Liv
 
 func restartReason(a dispatch.Assessment) int {
 	if a.Evidence == dispatch.EvidenceHung {
-		return 0
+		return family.RestartHang
 	}
-	return 1
+	return family.RestartStale
 }
 
 // Describe implements prometheus.Collector.
@@ -432,6 +432,3 @@ func (p Probe) sample() family.Sample {
 		Status: &family.Status{Duration: r.duration, Failures: r.failures, Restarts: r.liveness.restarts,
 			BudgetSpent: r.liveness.spent, Body: r.status}}
 }
-
-// redact hides user info and query values in a URL, for logs.
-func redact(raw string) string { return config.RedactURL(raw) }
