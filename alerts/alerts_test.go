@@ -4,6 +4,7 @@
 package alerts
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,8 +35,8 @@ type rule struct {
 	Expr          string            `yaml:"expr"`
 	For           string            `yaml:"for"`
 	KeepFiringFor string            `yaml:"keep_firing_for"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
+	Labels        map[string]string `yaml:"labels"`
+	Annotations   map[string]string `yaml:"annotations"`
 }
 
 // loadRules is every rule of dispatch.rules.yml, recording rules included.
@@ -97,9 +98,11 @@ func TestAmtoolCheckConfig(t *testing.T) {
 	runTool(t, dispatchtest.Tool(t, "AMTOOL"), "check-config", "alertmanager.yml")
 }
 
-// TestEveryAlertIsDocumentedAndTested: severity, summary, a description,
-// a runbook_url pointing at a section of RUNBOOK.md, and a unit test in
-// which it fires.
+// TestEveryAlertIsDocumentedAndTested: severity, the exporter label the
+// route subtree matches, summary, a description, a runbook_url pointing at
+// a section of RUNBOOK.md, a dashboard_url opening the bundled dashboard
+// (its uid as generated) on the alert's job, instance and loop, and a unit
+// test in which it fires.
 func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 	t.Parallel()
 	runbook, err := os.ReadFile("RUNBOOK.md")
@@ -114,6 +117,17 @@ func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 		}
 	}
 
+	b, err := os.ReadFile(filepath.Join("..", "dashboards", "dispatch.json"))
+	require.NoError(t, err)
+	var dashboard struct {
+		UID string `json:"uid"`
+	}
+	require.NoError(t, json.Unmarshal(b, &dashboard))
+	require.NotEmpty(t, dashboard.UID)
+	dashboardURL := "https://grafana.example.com/d/" + dashboard.UID +
+		"?var-job={{ $labels.job | urlquery }}{{ with $labels.instance }}&var-instance={{ . | urlquery }}{{ end }}" +
+		"{{ with $labels.loop }}&var-loop={{ . | urlquery }}{{ end }}"
+
 	for _, r := range loadAlerts(t) {
 		assert.Contains(t, []string{"critical", "warning", "info"}, r.Labels["severity"], r.Alert)
 		assert.Equal(t, "dispatch_exporter", r.Labels["exporter"], "%s carries the label the route subtree matches", r.Alert)
@@ -123,6 +137,7 @@ func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 		assert.Equal(t, "https://github.com/stoneforge/dispatch_exporter/blob/main/alerts/RUNBOOK.md#"+anchor,
 			r.Annotations["runbook_url"], r.Alert)
 		assert.Contains(t, string(runbook), "\n## "+r.Alert+"\n", "RUNBOOK.md has a section for %s", r.Alert)
+		assert.Equal(t, dashboardURL, r.Annotations["dashboard_url"], "%s links the bundled dashboard on its own labels", r.Alert)
 		assert.True(t, fired[r.Alert], "tests/ has a case where %s fires", r.Alert)
 	}
 }

@@ -22,7 +22,7 @@ func TestPrometheusConfigs(t *testing.T) {
 	promtool := dispatchtest.Tool(t, "PROMTOOL")
 	rules, err := os.ReadFile(filepath.Join("..", "alerts", "dispatch.rules.yml"))
 	require.NoError(t, err)
-	want := fmt.Sprintf("SUCCESS: %d rules found", strings.Count(string(rules), "- alert: "))
+	want := fmt.Sprintf("SUCCESS: %d rules found", strings.Count(string(rules), "- alert: ")+strings.Count(string(rules), "- record: "))
 	for _, f := range []string{"prometheus/sidecar.yml", "prometheus/probe.yml", "docker-compose/prometheus/prometheus.yml"} {
 		out, err := exec.Command(promtool, "check", "config", f).CombinedOutput()
 		assert.NoError(t, err, "promtool check config %s:\n%s", f, out)

@@ -269,7 +269,7 @@ func TestPrometheusRuleIsTheRuleFile(t *testing.T) {
 	assert.Equal(t, rules.Groups, generated.Groups, "run go generate ./deploy")
 	ruleFile, err := os.ReadFile(filepath.Join("..", "alerts", "dispatch.rules.yml"))
 	require.NoError(t, err)
-	assert.Len(t, pr.Spec.Groups[0].Rules, strings.Count(string(ruleFile), "- alert: "), "every alert of the rule file")
+	assert.Len(t, pr.Spec.Groups[0].Rules, strings.Count(string(ruleFile), "- alert: ")+strings.Count(string(ruleFile), "- record: "), "every rule of the rule file")
 }
 
 func TestKustomizationListsEveryManifest(t *testing.T) {

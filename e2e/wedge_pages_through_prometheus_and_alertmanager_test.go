@@ -316,7 +316,7 @@ func TestEndToEnd(t *testing.T) {
 	for _, inst := range instances {
 		eventually(func() bool { _, ok := hook.received("DispatchQueueStuck", inst, "firing"); return ok }, "stuck reaches the webhook for "+inst)
 		receiver, _ := hook.received("DispatchQueueStuck", inst, "firing")
-		assert.Equal(t, "chat", receiver, "warnings route to chat")
+		assert.Equal(t, "dispatch-chat", receiver, "warnings route to chat")
 	}
 
 	// Wedge: the critical page reaches the webhook, and the stuck warning is
@@ -325,7 +325,7 @@ func TestEndToEnd(t *testing.T) {
 	for _, inst := range instances {
 		eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", inst, "firing"); return ok }, "wedged reaches the webhook for "+inst)
 		receiver, _ := hook.received("DispatchDaemonWedged", inst, "firing")
-		assert.Equal(t, "pager", receiver, "critical routes to the pager")
+		assert.Equal(t, "dispatch-pager", receiver, "critical routes to the pager")
 	}
 	eventually(func() bool {
 		inhibited := amAlerts(t, amURL, "active=false&silenced=false&inhibited=true")
@@ -380,7 +380,7 @@ func TestEndToEnd(t *testing.T) {
 	s.fake.set(scriptedUnauthorized)
 	eventually(func() bool { _, ok := hook.received("DispatchStatusDown", fake, "firing"); return ok }, "401: status down reaches the webhook")
 	receiver, _ := hook.received("DispatchStatusDown", fake, "firing")
-	assert.Equal(t, "chat", receiver, "down warns in chat")
+	assert.Equal(t, "dispatch-chat", receiver, "down warns in chat")
 	time.Sleep(5 * time.Second) // > the 3s threshold and the wedge alert's scaled for:
 	assert.Equal(t, 0.0, staleNow(), "a 401 is no evidence of a hang")
 	assert.False(t, firing("DispatchDaemonWedged"), "DOWN does not page as wedged")
@@ -393,7 +393,7 @@ func TestEndToEnd(t *testing.T) {
 	s.fake.set(scriptedHang)
 	eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", fake, "firing"); return ok }, "a hang pages as wedged")
 	receiver, _ = hook.received("DispatchDaemonWedged", fake, "firing")
-	assert.Equal(t, "pager", receiver)
+	assert.Equal(t, "dispatch-pager", receiver)
 	eventually(func() bool {
 		for _, a := range amAlerts(t, amURL, "active=false&silenced=false&inhibited=true") {
 			if a.Labels["alertname"] == "DispatchStatusDown" && a.Labels["instance"] == fake && len(a.Status.InhibitedBy) > 0 {
@@ -426,7 +426,7 @@ func TestEndToEnd(t *testing.T) {
 	}()
 	eventually(func() bool {
 		n, ok := hook.received("DispatchRestartsNotHelping", fake, "firing")
-		return ok && n == "pager"
+		return ok && n == "dispatch-pager"
 	}, "restarts that do not help page a person")
 	assert.True(t, firing("DispatchDaemonWedged"), "the wedge still pages: dispatch is not happening")
 	stopProbing()
@@ -443,7 +443,7 @@ func TestEndToEnd(t *testing.T) {
 	eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", fake, "resolved"); return ok }, "the wedge resolves")
 	eventually(func() bool {
 		n, ok := hook.first("DispatchStatusDownLong", fake, "firing", gone)
-		return ok && n.Receiver == "pager"
+		return ok && n.Receiver == "dispatch-pager"
 	}, "a long outage pages")
 	assert.False(t, firing("DispatchDaemonWedged"), "gone is DOWN, not wedged")
 	_, refiring := hook.first("DispatchDaemonWedged", fake, "firing", gone.Add(5*time.Second))
