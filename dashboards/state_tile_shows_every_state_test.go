@@ -2,49 +2,95 @@ package dashboards
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
-	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/chunks"
+	"github.com/prometheus/prometheus/util/annotations"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// loadEvery stores each series (promtool's notation: `m{l="v"} 1x5 stale`)
-// in a TSDB under t.TempDir(), one point every step from time 0.
-func loadEvery(t *testing.T, step time.Duration, series ...string) *tsdb.DB {
+// loadEvery holds each series (promtool's notation: `m{l="v"} 1x5 stale`)
+// in memory, one point every step from time 0, for Prometheus' engine to
+// query (its TSDB would drag its cloud SDKs into this module).
+func loadEvery(t *testing.T, step time.Duration, series ...string) storage.Queryable {
 	t.Helper()
-	opts := tsdb.DefaultOptions()
-	opts.MinBlockDuration = (24 * time.Hour).Milliseconds() // appends from time 0 on
-	opts.MaxBlockDuration = opts.MinBlockDuration
-	db, err := tsdb.Open(t.TempDir(), nil, nil, opts, tsdb.NewDBStats())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
 	p := parser.NewParser(parser.Options{})
-	app := db.Appender(context.Background())
+	var loaded []storage.Series
 	for _, s := range series {
 		lbls, values, err := p.ParseSeriesDesc(s)
 		require.NoError(t, err, s)
+		var samples []chunks.Sample
 		for i, v := range values {
 			if !v.Omitted {
-				_, err := app.Append(0, lbls, int64(i)*step.Milliseconds(), v.Value)
-				require.NoError(t, err, s)
+				samples = append(samples, sample{t: int64(i) * step.Milliseconds(), f: v.Value})
 			}
 		}
+		loaded = append(loaded, storage.NewListSeries(lbls, samples))
 	}
-	require.NoError(t, app.Commit())
-	return db
+	slices.SortFunc(loaded, func(a, b storage.Series) int { return labels.Compare(a.Labels(), b.Labels()) })
+	return &storage.MockQueryable{MockQuerier: &storage.MockQuerier{
+		SelectMockFunction: func(_ bool, _ *storage.SelectHints, matchers ...*labels.Matcher) storage.SeriesSet {
+			set := &seriesSet{}
+			for _, s := range loaded {
+				if matchAll(s.Labels(), matchers) {
+					set.series = append(set.series, s)
+				}
+			}
+			return set
+		},
+	}}
 }
+
+func matchAll(l labels.Labels, matchers []*labels.Matcher) bool {
+	for _, m := range matchers {
+		if !m.Matches(l.Get(m.Name)) {
+			return false
+		}
+	}
+	return true
+}
+
+// sample is one float sample of a loaded series.
+type sample struct {
+	t int64
+	f float64
+}
+
+func (s sample) T() int64                    { return s.t }
+func (sample) ST() int64                     { return 0 }
+func (s sample) F() float64                  { return s.f }
+func (sample) H() *histogram.Histogram       { return nil }
+func (sample) FH() *histogram.FloatHistogram { return nil }
+func (sample) Type() chunkenc.ValueType      { return chunkenc.ValFloat }
+func (s sample) Copy() chunks.Sample         { return s }
+
+// seriesSet iterates over series sorted by their labels.
+type seriesSet struct {
+	series []storage.Series
+	next   int
+}
+
+func (s *seriesSet) Next() bool                      { s.next++; return s.next <= len(s.series) }
+func (s *seriesSet) At() storage.Series              { return s.series[s.next-1] }
+func (*seriesSet) Err() error                        { return nil }
+func (*seriesSet) Warnings() annotations.Annotations { return nil }
 
 // evalAt runs query as Grafana would with every value of each variable
 // selected (the job variable's "All" being the list of jobs exporting
 // dispatch_up, here "dispatch") on Prometheus' own engine, and returns its
 // series' values by "instance loop".
-func evalAt(t *testing.T, db *tsdb.DB, at time.Duration, query string) map[string]float64 {
+func evalAt(t *testing.T, db storage.Queryable, at time.Duration, query string) map[string]float64 {
 	t.Helper()
 	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 1e6, Timeout: time.Minute})
 	t.Cleanup(func() { _ = engine.Close() })
