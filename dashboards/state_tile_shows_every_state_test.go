@@ -184,6 +184,16 @@ func TestStateTileShowsEveryState(t *testing.T) {
 	// Every value the query gives has its words and colour on the tile.
 	d, err := Dispatch()
 	require.NoError(t, err)
+	// Another job stays out only while "All" jobs means those exporting
+	// dispatch_up (Grafana's alternation of the listed values), not ".*".
+	var vars []string
+	for _, v := range d.Templating.List {
+		vars = append(vars, v.Name)
+		if v.Name == "job" {
+			assert.Nil(t, v.AllValue, "the job variable's All is the jobs it lists")
+		}
+	}
+	require.Contains(t, vars, "job")
 	tile := panel(t, d, "State")
 	texts := map[string]string{}
 	for _, m := range tile.FieldConfig.Defaults.Mappings {
