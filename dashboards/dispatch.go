@@ -109,7 +109,7 @@ func Dispatch() (dashboard.Dashboard, error) {
 	b.WithRow(dashboard.NewRowBuilder("Status: the banner"))
 	b.WithPanel(stat.NewPanelBuilder().
 		Title("State").
-		Description("One tile per loop: WEDGED (no cycle completed within the threshold; restart the daemon's process), STUCK (ready tasks, no worker), DOWN (the daemon's status cannot be read), STOPPED, OK; the first that holds wins. " +
+		Description("One tile per loop: WEDGED (no cycle completed within the threshold; restart the daemon's process), DOWN (the daemon's status cannot be read), STUCK (ready tasks, no worker), STOPPED, OK; the first that holds wins. " +
 			"One tile per exporter whose loops cannot be seen: EXPORTER DOWN (Prometheus cannot scrape it), NOT SCRAPED (scraped within the last " + notScrapedWindow + ", no longer: its pod or target is gone). " +
 			"Nothing scraped at all for the selection shows NOT SCRAPED alone.").
 		Datasource(ds()).

@@ -41,12 +41,13 @@ const notScrapedWindow = "1h"
 // StateQuery is the State tile as PromQL: one series per loop whose value
 // is its state, and one per scrape target whose loops cannot be seen. `or`
 // keeps the left-most match per label set, so the order is the priority:
-// wedged, stuck, down (the status unreadable), stopped, ok. A wedge wins
-// over everything: it is the page. A stuck queue comes before DOWN, which
-// still exports the queue of the last usable status: the tile shows what
-// needs doing, and the "Status readable" panel shows the status is not
-// read. Each term maps its filter's value to the state's (and drops the
-// metric name, so the terms' label sets match).
+// wedged, down (the status unreadable), stuck, stopped, ok. A wedge wins
+// over everything: it is the page. DOWN comes before a stuck queue: while
+// the status cannot be read the queue exported is that of the last usable
+// status, not known now, which is also why Alertmanager inhibits
+// DispatchQueueStuck while DispatchStatusDown fires and why the exporter's
+// own decision says DOWN. Each term maps its filter's value to the state's
+// (and drops the metric name, so the terms' label sets match).
 //
 // The two target terms carry no loop label, so they never hide a loop's
 // state: EXPORTER DOWN when Prometheus cannot scrape the exporter (up 0,
@@ -61,8 +62,8 @@ func StateQuery() string {
 	}
 	return strings.Join([]string{
 		term(`dispatch_poll_stale{`+selector+`} == 1`, stateWedged),
-		term(`dispatch_stuck_queue{`+selector+`} == 1`, stateStuck),
 		term(`dispatch_up{`+selector+`} == 0`, stateDown),
+		term(`dispatch_stuck_queue{`+selector+`} == 1`, stateStuck),
 		term(`dispatch_daemon_running{`+selector+`} == 0`, stateStopped),
 		term(`dispatch_up{`+selector+`}`, stateOK),
 		term(`up{`+targetSelector+`} == 0`, stateExporterDown),

@@ -114,7 +114,7 @@ func evalAt(t *testing.T, db storage.Queryable, at time.Duration, query string) 
 
 // TestStateTileShowsEveryState: the State tile's query, run by Prometheus'
 // engine over one target (or loop) per state, gives each its state, the
-// first in priority where several hold (wedged, stuck, status down,
+// first in priority where several hold (wedged, status down, stuck,
 // stopped, ok); a target Prometheus cannot scrape shows EXPORTER DOWN, one
 // that vanished from the scrape NOT SCRAPED, instead of no tile at all; a
 // target of another job is never shown; and with nothing left to show the
@@ -145,7 +145,7 @@ func TestStateTileShowsEveryState(t *testing.T) {
 	// Wedged while the status is unreadable and the queue stuck: wedged.
 	add(target("dispatch", "wedged", healthy))
 	add(loop("wedged", "dispatch", "1x80 0x10", "0x80 1x10", "0x80 1x10", healthy)...)
-	// Stuck, its status unreadable since: the last queue read is stuck.
+	// Stuck, its status unreadable since: DOWN, the queue is not known now.
 	add(target("dispatch", "stuck-down", healthy))
 	add(loop("stuck-down", "dispatch", "1x85 0x5", "0x90", "0x80 1x10", healthy)...)
 	add(target("dispatch", "stuck", healthy))
@@ -173,7 +173,7 @@ func TestStateTileShowsEveryState(t *testing.T) {
 		"two-loops a":         stateOK,
 		"two-loops b":         stateWedged,
 		"wedged dispatch":     stateWedged,
-		"stuck-down dispatch": stateStuck,
+		"stuck-down dispatch": stateDown,
 		"stuck dispatch":      stateStuck,
 		"down dispatch":       stateDown,
 		"stopped dispatch":    stateStopped,
