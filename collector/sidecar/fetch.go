@@ -118,7 +118,7 @@ func fetchStatus(ctx context.Context, client *http.Client, url string, secrets [
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &FetchError{ReasonHTTPStatus, fmt.Errorf("target answered HTTP %s: %s", resp.Status,
-			config.Scrub(excerpt(body), trace.allSecrets(url)))}
+			excerpt(body, trace.allSecrets(url)))}
 	}
 	if int64(len(body)) > maxBody {
 		return nil, &FetchError{ReasonTooLarge, fmt.Errorf("status body exceeds the %d-byte cap", maxBody)}
@@ -245,10 +245,24 @@ func classify(ctx context.Context, err error, connected bool) string {
 	return ReasonOther
 }
 
-// excerpt is the start of a body for an error message, on one line.
-func excerpt(body []byte) string {
+// excerptWindow is how much of a body an excerpt is taken from.
+const excerptWindow = 8 << 10
+
+// excerpt is the start of a body for an error message, on one line,
+// scrubbed of secrets (config.Scrub) before it is cut short, so that no
+// secret shows cut in half; a word cut at the end of the window is dropped
+// for the same reason.
+func excerpt(body []byte, secrets []string) string {
 	const max = 120
-	s := strings.Join(strings.Fields(string(body)), " ")
+	window := len(body) > excerptWindow
+	if window {
+		body = body[:excerptWindow]
+	}
+	fields := strings.Fields(string(body))
+	if window && len(fields) > 0 {
+		fields = fields[:len(fields)-1]
+	}
+	s := config.Scrub(strings.Join(fields, " "), secrets)
 	if len(s) > max {
 		s = s[:max] + "…"
 	}
