@@ -49,7 +49,7 @@ func TestDashboardShape(t *testing.T) {
 	for _, v := range d.Templating.List {
 		vars = append(vars, v.Type+":"+v.Name)
 	}
-	assert.Equal(t, []string{"datasource:datasource", "query:job", "query:instance", "query:loop"}, vars)
+	assert.Equal(t, []string{"datasource:datasource", "query:cluster", "query:job", "query:instance", "query:loop"}, vars)
 	ids := map[int]bool{}
 	for _, p := range d.Panels {
 		assert.False(t, ids[p.ID], "panel ids are unique: %d", p.ID)
@@ -99,17 +99,21 @@ func TestStaleTileIsColouredByTheLoopsThreshold(t *testing.T) {
 
 // TestQueriesParseAndUseExportedMetrics parses every query with Prometheus'
 // own parser (Grafana's variables expanded) and checks each metric name is
-// one the exporter exports, or Prometheus' own ALERTS.
+// one the exporter exports (its loops' families, and the build information
+// client_golang's version collector exports as dispatch_exporter_build_info),
+// or Prometheus' own up and ALERTS.
 func TestQueriesParseAndUseExportedMetrics(t *testing.T) {
 	t.Parallel()
 	d, err := Dispatch()
 	require.NoError(t, err)
 	known := family.SeriesNames()
 	known["ALERTS"] = true
+	known["up"] = true
+	known["dispatch_exporter_build_info"] = true
 	labelValues := regexp.MustCompile(`^label_values\((.*), \w+\)$`)
 	p := parser.NewParser(parser.Options{})
 	queries := Queries(d)
-	require.Len(t, queries, 24)
+	require.Len(t, queries, 32)
 	for _, q := range queries {
 		if m := labelValues.FindStringSubmatch(q); m != nil {
 			q = m[1] // a variable: its selector is PromQL

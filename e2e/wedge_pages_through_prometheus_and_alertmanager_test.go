@@ -301,6 +301,10 @@ func TestEndToEnd(t *testing.T) {
 		for _, q := range queries {
 			r, err := promQuery(t, prom, dashboards.Expand(q))
 			assert.NoError(t, err, "panel %q", title)
+			if q == dashboards.StuckReadyTasksQuery() {
+				assert.Empty(t, r, "no queue is stuck yet, nothing is amber")
+				continue // has data once the queue is stuck, below
+			}
 			assert.NotEmpty(t, r, "panel %q returns no data while the demo runs: %s", title, q)
 		}
 	}
@@ -318,6 +322,13 @@ func TestEndToEnd(t *testing.T) {
 		receiver, _ := hook.received("DispatchQueueStuck", inst, "firing")
 		assert.Equal(t, "dispatch-chat", receiver, "warnings route to chat")
 	}
+	r, err = promQuery(t, prom, dashboards.Expand(dashboards.StuckReadyTasksQuery()))
+	require.NoError(t, err)
+	amber := map[any]bool{}
+	for _, series := range r {
+		amber[series["metric"].(map[string]any)["instance"]] = series["value"].([]any)[1] != "0"
+	}
+	assert.Equal(t, map[any]bool{s.demoAddr: true, s.sideAddr: true}, amber, "the Ready tasks tile counts the stuck queue's waiting tasks in amber")
 
 	// Wedge: the critical page reaches the webhook, and the stuck warning is
 	// inhibited for the same loop (wedged wins).
@@ -337,7 +348,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		return n == len(instances)
 	}, "DispatchQueueStuck inhibited by DispatchDaemonWedged, for each instance")
-	r, err = promQuery(t, prom, dashboards.Expand(`ALERTS{alertstate="firing", alertname=~"Dispatch.*", job=~"$job"}`))
+	r, err = promQuery(t, prom, dashboards.Expand(dashboards.AnnotationQuery()))
 	require.NoError(t, err)
 	assert.NotEmpty(t, r, "the dashboard's alert annotations have something to show")
 	r, err = promQuery(t, prom, dashboards.Expand(dashboards.StateQuery()))
@@ -384,6 +395,14 @@ func TestEndToEnd(t *testing.T) {
 	time.Sleep(5 * time.Second) // > the 3s threshold and the wedge alert's scaled for:
 	assert.Equal(t, 0.0, staleNow(), "a 401 is no evidence of a hang")
 	assert.False(t, firing("DispatchDaemonWedged"), "DOWN does not page as wedged")
+	r, err = promQuery(t, prom, dashboards.Expand(dashboards.StateQuery()))
+	require.NoError(t, err)
+	tile := map[any]string{}
+	for _, series := range r {
+		m := series["metric"].(map[string]any)
+		tile[m["instance"]] = series["value"].([]any)[1].(string)
+	}
+	assert.Equal(t, "2", tile[fake], "the State tile says DOWN (2) for the loop whose status is refused: %v", tile)
 
 	// Healthy again, then the whole HTTP server hangs: judged wedged from
 	// the last usable status; the pager gets the wedge, and the down alerts
@@ -510,8 +529,11 @@ func (f *scriptedDaemon) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		now := time.Now().UTC()
 		ts := func(t time.Time) string { return t.Format("2006-01-02T15:04:05.000Z") }
-		fmt.Fprintf(w, `{"isRunning":true,"available":true,"config":{"pollIntervalMs":1000},"health":{"readyUnassignedTasks":0,"availableWorkers":1,"computedAt":%q,"lastPollStartedAt":%q,"lastPollCompletedAt":%q}}`,
-			ts(now), ts(now.Add(-100*time.Millisecond)), ts(now.Add(-50*time.Millisecond)))
+		// One executable is rate-limited for an hour, the others are not:
+		// dispatch goes on, and the dashboard has a soonest reset to show.
+		reset := ts(now.Add(time.Hour))
+		fmt.Fprintf(w, `{"isRunning":true,"available":true,"config":{"pollIntervalMs":1000},"rateLimit":{"isPaused":false,"limits":[{"executable":"claude","resetsAt":%q}],"soonestReset":%q},"health":{"readyUnassignedTasks":0,"availableWorkers":1,"computedAt":%q,"lastPollStartedAt":%q,"lastPollCompletedAt":%q}}`,
+			reset, reset, ts(now), ts(now.Add(-100*time.Millisecond)), ts(now.Add(-50*time.Millisecond)))
 	}
 }
 

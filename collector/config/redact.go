@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -117,13 +118,37 @@ func URLSecrets(raw string) []string {
 	return out
 }
 
-// Scrub replaces every secret of the target URL in text, and redacts the
-// URLs in it.
+// Scrub replaces every secret in text (URLSecrets, TargetSecrets,
+// HeaderSecrets), longest first so that none is left half shown inside
+// another, and redacts the URLs in it.
 func Scrub(text string, secrets []string) string {
+	secrets = slices.Clone(secrets)
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
 	for _, s := range secrets {
 		if len(s) >= 3 { // shorter would blank out ordinary words
 			text = strings.ReplaceAll(text, s, redacted)
 		}
 	}
 	return RedactText(text)
+}
+
+// scrubbedError shows its error's text scrubbed of secrets (Scrub).
+type scrubbedError struct {
+	err     error
+	secrets []string
+}
+
+func (e scrubbedError) Error() string { return Scrub(e.err.Error(), e.secrets) }
+
+func (e scrubbedError) Unwrap() error { return e.err }
+
+// ScrubError wraps err so that its text never shows one of secrets nor a
+// URL's, keeping the chain for errors.Is and errors.As: an HTTP client's
+// error may quote what the request sent (an OAuth2 token endpoint's
+// answer, a proxy's).
+func ScrubError(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	return scrubbedError{err, secrets}
 }

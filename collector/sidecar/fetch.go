@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -90,53 +91,125 @@ func (e *FetchError) connectionLost() bool {
 }
 
 // fetchStatus GETs a status document and decodes it. Every failure is a
-// *FetchError naming its reason, with the URL in it redacted (RedactURL):
-// these errors reach logs, the landing page and probe bodies.
-func fetchStatus(ctx context.Context, client *http.Client, url string, maxBody int64) (*smithy.Status, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// *FetchError naming its reason, scrubbed of the URL's secrets (RedactURL),
+// of secrets (the target config's, TargetSecrets) and of every credential
+// header the request sent (HeaderSecrets): these errors, and the excerpt
+// of a body that may echo the request, reach logs, the landing page and
+// probe bodies.
+//
+// The request, its dial included, ends by ctx's deadline (withRequestDeadline).
+func fetchStatus(ctx context.Context, client *http.Client, url string, secrets []string, maxBody int64) (*smithy.Status, error) {
+	trace := &requestTrace{secrets: secrets}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(withRequestDeadline(ctx), trace.clientTrace()), http.MethodGet, url, nil)
 	if err != nil {
 		return nil, &FetchError{ReasonOther, fmt.Errorf("build request: %w", config.RedactError(err))}
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
-	// Whether a connection was ever made: a timeout without one is an
-	// unreachable daemon (packets dropped, a partition), not a hung one.
-	var connected atomic.Bool
-	// (ConnectDone: the TCP connection, before any TLS handshake, which a
-	// blocked daemon never completes; GotConn: a reused one.)
-	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		ConnectDone: func(_, _ string, err error) {
-			if err == nil {
-				connected.Store(true)
-			}
-		},
-		GotConn: func(info httptrace.GotConnInfo) {
-			if info.Reused {
-				connected.Store(true)
-			}
-		},
-	}))
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, &FetchError{classify(ctx, err, connected.Load()), config.RedactError(err)}
+		return nil, &FetchError{classify(ctx, err, trace.connected.Load()), trace.scrub(config.RedactError(err))}
 	}
 	defer resp.Body.Close()
 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return nil, &FetchError{classify(ctx, err, true), fmt.Errorf("read body: %w", config.RedactError(err))}
+		return nil, &FetchError{classify(ctx, err, true), fmt.Errorf("read body: %w", trace.scrub(config.RedactError(err)))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &FetchError{ReasonHTTPStatus, fmt.Errorf("target answered HTTP %s: %s", resp.Status, config.Scrub(excerpt(body), config.URLSecrets(url)))}
+		return nil, &FetchError{ReasonHTTPStatus, fmt.Errorf("target answered HTTP %s: %s", resp.Status,
+			excerpt(body, trace.allSecrets(url)))}
 	}
 	if int64(len(body)) > maxBody {
 		return nil, &FetchError{ReasonTooLarge, fmt.Errorf("status body exceeds the %d-byte cap", maxBody)}
 	}
 	st, err := smithy.Decode(body)
 	if err != nil {
-		return nil, &FetchError{ReasonDecode, err}
+		return nil, &FetchError{ReasonDecode, trace.scrub(err)}
 	}
 	return st, nil
+}
+
+// requestTrace follows one status request through net/http.
+type requestTrace struct {
+	// connected: whether a connection was ever made. A timeout without
+	// one is an unreachable daemon (packets dropped, a partition), not a
+	// hung one.
+	connected atomic.Bool
+	// secrets are the target config's (TargetSecrets).
+	secrets []string
+
+	mu   sync.Mutex
+	sent []string // credential header values the request wrote
+}
+
+func (tr *requestTrace) clientTrace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		// ConnectDone: the TCP connection, before any TLS handshake,
+		// which a blocked daemon never completes.
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil {
+				tr.connected.Store(true)
+			}
+		},
+		// GotConn: the request has its connection (a reused one too), so
+		// its own context bounds it from now on.
+		GotConn: func(info httptrace.GotConnInfo) {
+			releaseRequestDeadline(info.Conn)
+			if info.Reused {
+				tr.connected.Store(true)
+			}
+		},
+		// WroteHeaderField: the headers as sent, after every round
+		// tripper of the client config added its own (basic_auth,
+		// authorization, oauth2's token, http_headers): the credentials
+		// as they were read for this request.
+		WroteHeaderField: func(key string, value []string) {
+			if !credentialHeader(key) {
+				return
+			}
+			tr.mu.Lock()
+			tr.sent = append(tr.sent, value...)
+			tr.mu.Unlock()
+		},
+	}
+}
+
+// allSecrets is every secret the request carried: its URL's, the
+// config's and the credential headers it wrote.
+func (tr *requestTrace) allSecrets(url string) []string {
+	out := append(config.URLSecrets(url), tr.secrets...)
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, v := range tr.sent {
+		out = append(out, config.HeaderSecrets(v)...)
+	}
+	return out
+}
+
+// scrub hides the request's secrets in err's text (config.ScrubError).
+func (tr *requestTrace) scrub(err error) error {
+	tr.mu.Lock()
+	sent := len(tr.sent)
+	tr.mu.Unlock()
+	if len(tr.secrets) == 0 && sent == 0 {
+		return err
+	}
+	return config.ScrubError(err, tr.allSecrets(""))
+}
+
+// credentialHeader reports whether a header the request wrote may carry a
+// credential: any but HTTP/2's pseudo-headers and those net/http and
+// fetchStatus set themselves.
+func credentialHeader(key string) bool {
+	if strings.HasPrefix(key, ":") {
+		return false
+	}
+	switch http.CanonicalHeaderKey(key) {
+	case "Host", "User-Agent", "Accept", "Accept-Encoding", "Connection", "Content-Length", "Content-Type", "Transfer-Encoding":
+		return false
+	}
+	return true
 }
 
 // userAgent is what status requests say they come from.
@@ -172,10 +245,24 @@ func classify(ctx context.Context, err error, connected bool) string {
 	return ReasonOther
 }
 
-// excerpt is the start of a body for an error message, on one line.
-func excerpt(body []byte) string {
+// excerptWindow is how much of a body an excerpt is taken from.
+const excerptWindow = 8 << 10
+
+// excerpt is the start of a body for an error message, on one line,
+// scrubbed of secrets (config.Scrub) before it is cut short, so that no
+// secret shows cut in half; a word cut at the end of the window is dropped
+// for the same reason.
+func excerpt(body []byte, secrets []string) string {
 	const max = 120
-	s := strings.Join(strings.Fields(string(body)), " ")
+	window := len(body) > excerptWindow
+	if window {
+		body = body[:excerptWindow]
+	}
+	fields := strings.Fields(string(body))
+	if window && len(fields) > 0 {
+		fields = fields[:len(fields)-1]
+	}
+	s := config.Scrub(strings.Join(fields, " "), secrets)
 	if len(s) > max {
 		s = s[:max] + "…"
 	}

@@ -29,7 +29,12 @@ type TargetOptions struct {
 	URL string
 	// Client sends the requests. Default: http.DefaultClient's transport.
 	Client *http.Client
-	// Timeout bounds each status request. Default 5s.
+	// Secrets are those the requests carry by the target's client config
+	// (config.TargetSecrets), scrubbed from every error and excerpt of an
+	// answer, with the URL's and the credential headers each request
+	// wrote.
+	Secrets []string
+	// Timeout bounds each status request, its dial included. Default 5s.
 	Timeout time.Duration
 	// StaleThreshold overrides the daemon's threshold and the default rule.
 	StaleThreshold time.Duration
@@ -234,7 +239,7 @@ func (t *Target) request(ctx context.Context) probeResult {
 	start := t.opts.Now()
 	t.started = start
 	t.mu.Unlock()
-	st, err := fetchStatus(ctx, t.opts.Client, t.opts.URL, t.opts.MaxBodyBytes)
+	st, err := fetchStatus(ctx, t.opts.Client, t.opts.URL, t.opts.Secrets, t.opts.MaxBodyBytes)
 	end := t.opts.Now()
 
 	t.mu.Lock()

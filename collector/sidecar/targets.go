@@ -123,7 +123,7 @@ func (c *clientCache) get(cfg promconfig.HTTPClientConfig, noKeepAlive bool) (*h
 	}
 	// The User-Agent is set by fetchStatus: config.WithUserAgent would
 	// clone every request to set it.
-	var opts []promconfig.HTTPClientOption
+	opts := []promconfig.HTTPClientOption{promconfig.WithDialContextFunc(dialWithinRequest)}
 	if noKeepAlive {
 		opts = append(opts, promconfig.WithKeepAlivesDisabled())
 	}
@@ -142,6 +142,7 @@ func (s *Targets) build(tc config.TargetConfig, client *http.Client) *Target {
 	return NewTarget(TargetOptions{
 		Name:             tc.Name,
 		URL:              tc.URL,
+		Secrets:          config.TargetSecrets(tc),
 		Client:           client,
 		Timeout:          orDefault(tc.Timeout, s.defaults.Timeout),
 		StaleThreshold:   orDefault(tc.StaleThreshold, s.defaults.StaleThreshold),
