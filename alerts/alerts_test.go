@@ -101,7 +101,7 @@ func TestAmtoolCheckConfig(t *testing.T) {
 // TestEveryAlertIsDocumentedAndTested: severity, the exporter label the
 // route subtree matches, summary, a description, a runbook_url pointing at
 // a section of RUNBOOK.md, a dashboard_url opening the bundled dashboard
-// (its uid as generated) on the alert's job, instance and loop, and a unit
+// (its uid as generated) on the alert's cluster, job, instance and loop, and a unit
 // test in which it fires.
 func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 	t.Parallel()
@@ -125,7 +125,8 @@ func TestEveryAlertIsDocumentedAndTested(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &dashboard))
 	require.NotEmpty(t, dashboard.UID)
 	dashboardURL := "https://grafana.example.com/d/" + dashboard.UID +
-		"?var-job={{ $labels.job | urlquery }}{{ with $labels.instance }}&var-instance={{ . | urlquery }}{{ end }}" +
+		"?var-job={{ $labels.job | urlquery }}{{ with $labels.cluster }}&var-cluster={{ . | urlquery }}{{ end }}" +
+		"{{ with $labels.instance }}&var-instance={{ . | urlquery }}{{ end }}" +
 		"{{ with $labels.loop }}&var-loop={{ . | urlquery }}{{ end }}"
 
 	for _, r := range loadAlerts(t) {
