@@ -128,7 +128,7 @@ func Dispatch() (dashboard.Dashboard, error) {
 		GraphMode(common.BigValueGraphModeNone).
 		TextMode(common.BigValueTextModeValueAndName).
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
-		Links(runbookLinks(alertWedged, alertQueueStuck, alertStatusDown, alertStopped, alertExporterDown, alertExporterAbsent)).
+		Links(runbookLinks(alertWedged, alertWedgedUnwatched, alertQueueStuck, alertStatusDown, alertStopped, alertExporterDown, alertExporterAbsent, alertLoopUnwatched)).
 		Height(5).Span(12))
 	b.WithPanel(stat.NewPanelBuilder().
 		Title("No cycle completed for, of the threshold").

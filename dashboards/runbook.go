@@ -47,6 +47,8 @@ func runbookLinks(alerts ...string) []cog.Builder[dashboard.DashboardLink] {
 // The alerts the panels link to, as alerts/dispatch.rules.yml names them.
 const (
 	alertWedged             = "DispatchDaemonWedged"
+	alertWedgedUnwatched    = "DispatchDaemonWedgedUnwatched"
+	alertLoopUnwatched      = "DispatchLoopUnwatched"
 	alertRestartsNotHelping = "DispatchRestartsNotHelping"
 	alertRestartsRecurring  = "DispatchRestartsRecurring"
 	alertQueueStuck         = "DispatchQueueStuck"
