@@ -81,8 +81,10 @@ func managerOptions(st *memStorage) *rules.ManagerOptions {
 // fires. The rule is the file's (its expression, for:, keep_firing_for:
 // and labels) without its annotations: they do not change when an alert
 // fires, and expanding their templates (queries each) took two thirds of
-// the simulation's time. The other rules of the file do not read
-// DispatchDaemonWedged, so it is evaluated alone.
+// the simulation's time. It is evaluated alone: the only rules that read
+// it (the record and DispatchDaemonWedgedUnwatched, carrying its page
+// when the exporter's series stop) cannot fire here, because the
+// simulated exporter is scraped throughout; alerts/tests covers them.
 func firing(rec *recording, start, end time.Time) ([]time.Time, []map[string]bool, error) {
 	def, err := wedgedRule()
 	if err != nil {
