@@ -29,4 +29,8 @@ type Report struct {
 	QueueKnown bool
 	// Ready counts ready tasks with no assignee; Workers available workers.
 	Ready, Workers int
+	// Oddities are fields the conversion dropped or clamped as outside
+	// what a daemon can mean (see MaxCount, ClampStaleThreshold): the
+	// Tracker passes them on in its Observation.
+	Oddities []Oddity
 }
