@@ -106,6 +106,9 @@ func PlausibleRateLimitReset(t, now time.Time) bool {
 // (a dead RTC counts from 1970): the stamps are judged on it. Nil when all
 // are plausible.
 func implausible(r Report, now time.Time) *Oddity {
+	if r.Implausible != nil {
+		return r.Implausible
+	}
 	c := r.ComputedAt
 	if !c.IsZero() && !PlausibleStamp(c, now) {
 		return &Oddity{Field: "health.computedAt", Note: fmt.Sprintf(

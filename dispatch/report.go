@@ -33,4 +33,9 @@ type Report struct {
 	// what a daemon can mean (see MaxCount, ClampStaleThreshold): the
 	// Tracker passes them on in its Observation.
 	Oddities []Oddity
+	// Implausible is a loop field the conversion found no daemon can mean
+	// where the Report cannot carry it (a stamp at the zero instant, which
+	// a zero time.Time would read as absent): the Tracker takes the answer
+	// as unusable, as for the fields it checks itself. Nil otherwise.
+	Implausible *Oddity
 }

@@ -37,14 +37,20 @@ func (st *Status) Report() dispatch.Report {
 		return r
 	}
 	r.HealthKnown = true
-	if h.ComputedAt != nil {
-		r.ComputedAt = h.ComputedAt.Time()
-	}
-	if h.LastPollStartedAt != nil {
-		r.LastStarted = h.LastPollStartedAt.Time()
-	}
-	if h.LastPollCompletedAt != nil {
-		r.LastCompleted = h.LastPollCompletedAt.Time()
+	for _, f := range []struct {
+		field string
+		ts    *Timestamp
+		to    *time.Time
+	}{{"health.computedAt", h.ComputedAt, &r.ComputedAt}, {"health.lastPollStartedAt", h.LastPollStartedAt, &r.LastStarted},
+		{"health.lastPollCompletedAt", h.LastPollCompletedAt, &r.LastCompleted}} {
+		if f.ts == nil {
+			continue
+		}
+		*f.to = f.ts.Time()
+		if f.to.IsZero() && r.Implausible == nil {
+			// 0001-01-01T00:00:00Z: present, but a Report's zero is absent.
+			r.Implausible = &dispatch.Oddity{Field: f.field, Note: "0001-01-01T00:00:00Z is before 1970: no evidence of the loop"}
+		}
 	}
 	if h.ReadyUnassignedTasks != nil && h.AvailableWorkers != nil {
 		r.QueueKnown, r.Ready, r.Workers = true, *h.ReadyUnassignedTasks, *h.AvailableWorkers
