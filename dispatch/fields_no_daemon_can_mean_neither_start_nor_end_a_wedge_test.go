@@ -127,7 +127,7 @@ func TestComputedAtIsEvidenceOnlyWhereItFitsTheStamps(t *testing.T) {
 			func(float64) time.Duration { return 23 * time.Hour }, false},
 		"three days behind, steady": {func(float64) time.Duration { return -72 * time.Hour },
 			func(float64) time.Duration { return -72 * time.Hour }, false},
-		"a real 2h step at 100s": {stepAt(100, 2*time.Hour), stepAt(100, 2*time.Hour), false},
+		"a real 2h step at 100s":      {stepAt(100, 2*time.Hour), stepAt(100, 2*time.Hour), false},
 		"a real 2h step back at 100s": {stepAt(100, -2*time.Hour), stepAt(100, -2*time.Hour), false},
 		"computedAt steps 2h at 100s, stamps keep the old clock": {stepAt(100, 2*time.Hour),
 			func(float64) time.Duration { return 0 }, true},
