@@ -82,7 +82,7 @@ func ClampStaleThreshold(threshold, interval time.Duration) (time.Duration, *Odd
 	}
 	return c, &Oddity{Field: "config.pollStaleThresholdMs", Note: fmt.Sprintf(
 		"%s is outside %s..%s (twice the poll interval, or 60s with no interval, to the longer of an hour and ten intervals): %s used",
-		threshold, lo, hi, c)}
+		skewWords(threshold), lo, hi, c)}
 }
 
 // PlausibleStamp reports whether t can be a daemon's timestamp when our
@@ -111,9 +111,7 @@ func implausible(r Report, now time.Time) *Oddity {
 	}
 	c := r.ComputedAt
 	if !c.IsZero() && !PlausibleStamp(c, now) {
-		return &Oddity{Field: "health.computedAt", Note: fmt.Sprintf(
-			"%s is before 1970 or %s ahead of our clock, more than the %s a daemon's clock may be: no evidence of the loop",
-			stampOf(c), skewWords(c.Sub(now)), MaxClockSkew)}
+		return &Oddity{Field: "health.computedAt", Note: unlikeAnyClock(c, now)}
 	}
 	for _, s := range []struct {
 		field string
@@ -122,8 +120,7 @@ func implausible(r Report, now time.Time) *Oddity {
 		switch {
 		case s.t.IsZero():
 		case !PlausibleStamp(s.t, now):
-			return &Oddity{Field: s.field, Note: fmt.Sprintf(
-				"%s is before 1970 or more than %s ahead of our clock: no evidence of the loop", stampOf(s.t), MaxClockSkew)}
+			return &Oddity{Field: s.field, Note: unlikeAnyClock(s.t, now)}
 		case !c.IsZero() && s.t.Sub(c) > MaxClockSkew:
 			return &Oddity{Field: "health.computedAt", Note: fmt.Sprintf(
 				"%s is %s before %s %s, more than any step of the daemon's clock: no evidence of the loop",
@@ -133,14 +130,25 @@ func implausible(r Report, now time.Time) *Oddity {
 	return nil
 }
 
+// unlikeAnyClock says why t, outside PlausibleStamp at our time now, is no
+// daemon's timestamp.
+func unlikeAnyClock(t, now time.Time) string {
+	if t.Before(epoch) {
+		return stampOf(t) + " is before 1970: no evidence of the loop"
+	}
+	return fmt.Sprintf("%s is %s ahead of our clock, more than the %s a daemon's clock may be: no evidence of the loop",
+		stampOf(t), skewWords(t.Sub(now)), MaxClockSkew)
+}
+
 // stampOf writes an instant of any year (time.Format pads a year past 9999
 // and before 0 oddly, but never fails).
 func stampOf(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// skewWords is a skew that may exceed time.Duration's range in words.
+// skewWords is a duration that may have saturated time.Duration's range
+// (about 292 years) in words.
 func skewWords(d time.Duration) string {
 	if d >= time.Duration(1<<63-1) || d <= time.Duration(-1<<63) {
-		return "centuries"
+		return "over 292 years"
 	}
 	return roundAge(d).String()
 }
