@@ -120,3 +120,41 @@ func TestImplausibleIsAFailureReason(t *testing.T) {
 	assert.Contains(t, family.Reasons(), family.ReasonImplausible)
 	assert.Equal(t, family.ReasonOther, family.Reasons()[family.NumReasons-1], "unknown reasons count as the last")
 }
+
+// The daemon's computedAt steps two hours ahead at 60s while its cycle
+// stamps keep the old clock (they contradict each other): a healthy daemon
+// was WEDGED with 503s. Now the answer that shows the step is judged by
+// first sightings, as a real step is, and every later one is unusable,
+// counted as implausible: never a wedge, never a 503.
+func TestComputedAtSteppingAwayFromItsStampsIsNoWedge(t *testing.T) {
+	t.Parallel()
+	sd := &scriptedDaemon{now: t0}
+	var logs dispatchtest.Logs
+	tgt := newTestTarget(t, "http://smithy:3457/api/daemon/status", &logs, func(o *TargetOptions) { sd.wire(o) })
+	sd.resp = func(req *http.Request) (*http.Response, error) {
+		computed := sd.now
+		if sd.now.Sub(t0) >= 60*time.Second {
+			computed = computed.Add(2 * time.Hour)
+		}
+		return answer(req, 200, runningStatus(computed, time.Second, sd.now.Add(-time.Second), sd.now.Add(-time.Second+time.Millisecond))), nil
+	}
+	refused := 0
+	for s := 0; s <= 600; s += 5 {
+		sd.now = t0.Add(time.Duration(s) * time.Second)
+		p, l := tgt.Liveness(context.Background(), false)
+		v := familytest.Values(t, p)
+		require.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_poll_stale"), "at %ds", s)
+		require.False(t, l.Restart, "at %ds: %s", s, l.Reason)
+		if v["dispatch_up"] == 0 {
+			refused++
+			assert.Equal(t, dispatch.StateDown, p.State().State)
+			assert.Contains(t, p.State().Reason, "health.computedAt")
+			// What is exported of the loop is the last usable answer's (the
+			// step's own, at 60s), as on any unusable answer.
+			last := t0.Add(59*time.Second + time.Millisecond)
+			assert.InDelta(t, float64(last.UnixMilli())/1e3, familytest.ValueOf(t, v, "dispatch_poll_last_completed_seconds"), 1e-6)
+		}
+	}
+	assert.Equal(t, (600-65)/5+1, refused, "every answer after the step's own")
+	assert.Equal(t, 1, logs.Count("reason=implausible"), logs.String())
+}
