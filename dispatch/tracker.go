@@ -343,9 +343,9 @@ func runStart(prev *Health, h Health) time.Time {
 // contradiction is the field of r that is no evidence at our time at: a
 // loop timestamp outside what a daemon can mean (implausible), or a cycle
 // stamp moved forward since the last usable answer that the daemon's
-// clock, unstepped since, places before that answer: it was stamped after the daemon
-// computed that answer, so either computedAt or the stamp is false (a
-// computedAt that jumped while the stamps kept the old clock). A real step
+// clock, unstepped since, places before that answer. Such a stamp was made
+// after the daemon computed that answer, so either computedAt or the stamp
+// is false (a computedAt that jumped while the stamps kept the old clock). A real step
 // of the daemon's clock moves computedAt and the stamps together; the
 // answer that shows it is judged by first sightings (see health), and the
 // check resumes from the next. Nil when r is consistent. It changes
