@@ -20,7 +20,8 @@ const (
 	// EvidenceUnusable: no usable status, and no sign of a hang: the
 	// process answered, but not with a usable status (another HTTP status:
 	// 401, 500, 503 "starting"; a body that does not decode, one too large,
-	// HTML, health missing; a TLS failure, a reset), or no connection was
+	// HTML, health missing, loop fields no daemon can mean (see
+	// Observation.Implausible); a TLS failure, a reset), or no connection was
 	// made at all (unreachable, a dial timeout, a DNS failure). It says
 	// nothing of the loop.
 	EvidenceUnusable

@@ -29,4 +29,13 @@ type Report struct {
 	QueueKnown bool
 	// Ready counts ready tasks with no assignee; Workers available workers.
 	Ready, Workers int
+	// Oddities are fields the conversion dropped or clamped as outside
+	// what a daemon can mean (see MaxCount, ClampStaleThreshold): the
+	// Tracker passes them on in its Observation.
+	Oddities []Oddity
+	// Implausible is a loop field the conversion found no daemon can mean
+	// where the Report cannot carry it (a stamp at the zero instant, which
+	// a zero time.Time would read as absent): the Tracker takes the answer
+	// as unusable, as for the fields it checks itself. Nil otherwise.
+	Implausible *Oddity
 }

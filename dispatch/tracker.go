@@ -1,6 +1,9 @@
 package dispatch
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Observation is what one look at a daemon's status endpoint, with all the
 // looks before it, tells about the daemon: the evidence model's decision
@@ -52,6 +55,16 @@ type Observation struct {
 	RestartSaidAt time.Time
 	// Notes name oddities of the answer worth one log line each.
 	Notes []string
+	// Oddities are the answer's fields outside what a daemon can mean that
+	// were dropped or clamped (the answer stays usable); a consumer logs
+	// each field once.
+	Oddities []Oddity
+	// Implausible is the field that made this answer unusable: a loop
+	// timestamp outside what a daemon can mean, or health.computedAt at
+	// odds with our clock or with the daemon's own cycle timestamps. Nil
+	// otherwise. The decision is the unusable row's: it neither starts
+	// nor ends a wedge.
+	Implausible *Oddity
 }
 
 // Tracker follows one daemon across status requests: it takes each outcome
@@ -129,8 +142,16 @@ func (t *Tracker) Answer(r Report, at time.Time) Observation {
 		return t.decide(obs, l, at)
 	}
 
+	if odd := t.contradiction(r, at); odd != nil {
+		// A field no daemon can mean, or a clock at odds with its own
+		// stamps: nothing of this answer is evidence, and nothing of it is
+		// kept (the clock, the sightings, the base stay the last usable
+		// answer's).
+		l := t.look(EvidenceUnusable, odd.String(), at)
+		return t.decide(Observation{Health: l.Health, Implausible: odd, Oddities: r.Oddities}, l, at)
+	}
 	h, notes := t.health(r, at)
-	obs := Observation{Notes: notes}
+	obs := Observation{Notes: notes, Oddities: r.Oddities}
 	prev := t.base
 	obs.Restarted = restarted(prev, h)
 	if obs.Restarted {
@@ -317,6 +338,46 @@ func runStart(prev *Health, h Health) time.Time {
 		return h.LastStarted
 	}
 	return h.Now
+}
+
+// contradiction is the field of r that is no evidence at our time at: a
+// loop timestamp outside what a daemon can mean (implausible), or a cycle
+// stamp moved forward since the last usable answer that the daemon's
+// clock, unstepped since, places before that answer. Such a stamp was made
+// after the daemon computed that answer, so either computedAt or the stamp
+// is false (a computedAt that jumped while the stamps kept the old clock). A real step
+// of the daemon's clock moves computedAt and the stamps together; the
+// answer that shows it is judged by first sightings (see health), and the
+// check resumes from the next. Nil when r is consistent. It changes
+// nothing.
+func (t *Tracker) contradiction(r Report, at time.Time) *Oddity {
+	if odd := implausible(r, at); odd != nil {
+		return odd
+	}
+	if r.ComputedAt.IsZero() || !t.hasOffset || t.base == nil {
+		return nil
+	}
+	offset := r.ComputedAt.Sub(at)
+	if offset-t.offset > clockStepTolerance || t.offset-offset > clockStepTolerance {
+		return nil // a step: judged by first sightings
+	}
+	// The daemon's "now" at the last usable answer, on its own clock.
+	prevNow := t.baseAt.Add(t.offset)
+	for _, s := range []struct {
+		field string
+		v     time.Time
+		seen  sighting
+	}{{"health.lastPollStartedAt", r.LastStarted, t.seenStarted}, {"health.lastPollCompletedAt", r.LastCompleted, t.seenCompleted}} {
+		// Only a stamp that moved forward: one that moved back shows a new
+		// process (restarted), whatever its clock.
+		if s.seen.value.IsZero() || !s.v.After(s.seen.value) || !s.v.Before(prevNow.Add(-clockStepTolerance)) {
+			continue
+		}
+		return &Oddity{Field: "health.computedAt", Note: fmt.Sprintf(
+			"%s contradicts %s %s: that stamp is new since the last answer, yet %s before it on the daemon's clock; no evidence of the loop",
+			stampOf(r.ComputedAt), s.field, stampOf(s.v), roundAge(prevNow.Sub(s.v)))}
+	}
+	return nil
 }
 
 func (t *Tracker) thresholdOf(r Report) time.Duration {

@@ -95,7 +95,7 @@ var table = [numFamilies]spec{
 	StatusRequestDuration: {"status_request_duration_seconds",
 		"Duration of the status request made for this scrape, including joining one already in flight.", "", gauge},
 	StatusRequestFailures: {"status_request_failures_total",
-		"Failed status requests, by reason: timeout, connect, tls, http_status, decode, too_large, other.", "reason", counter},
+		"Failed status requests, by reason: timeout, connect, tls, http_status, decode, too_large, implausible (a field no daemon can mean, or a clock at odds with ours or its own stamps), other.", "reason", counter},
 	LivenessRestartRequests: {"liveness_restart_requests_total",
 		"Restart requests /-/target/healthy made (each a run of 503 answers), by reason: hang (the daemon's server hangs) or stale (its answers show a wedged loop). Shadow mode makes none.", "reason", counter},
 	LivenessRestartBudgetSpent: {"liveness_restart_budget_spent",

@@ -22,15 +22,21 @@ const (
 	ReasonHTTPStatus = "http_status" // answered, but not 2xx
 	ReasonDecode     = "decode"      // the body is not a status
 	ReasonTooLarge   = "too_large"   // the body exceeds the cap
-	ReasonOther      = "other"       // anything else (connection reset, ...)
+	// ReasonImplausible: a status that decodes, with a loop timestamp no
+	// daemon can mean or a computedAt at odds with our clock or the
+	// daemon's own stamps (dispatch.Observation.Implausible).
+	ReasonImplausible = "implausible"
+	ReasonOther       = "other" // anything else (connection reset, ...)
 )
 
 // NumReasons is how many failure reasons there are.
-const NumReasons = 7
+const NumReasons = 8
 
-// Reasons lists the failure reasons, in the order of Status.Failures.
+// Reasons lists the failure reasons, in the order of Status.Failures;
+// other is last.
 func Reasons() [NumReasons]string {
-	return [NumReasons]string{ReasonTimeout, ReasonConnect, ReasonTLS, ReasonHTTPStatus, ReasonDecode, ReasonTooLarge, ReasonOther}
+	return [NumReasons]string{ReasonTimeout, ReasonConnect, ReasonTLS, ReasonHTTPStatus, ReasonDecode, ReasonTooLarge,
+		ReasonImplausible, ReasonOther}
 }
 
 // The reasons of dispatch_liveness_restart_requests_total.

@@ -115,7 +115,11 @@ type targetState struct {
 	failures    failureCounts
 	restarts    restartCounts // restart requests made, by reason
 	notes       []string
-	episode     bool // a liveness episode is being reported (enforce: 503s; shadow: would-be 503s until the wedge ends)
+	// oddLogged holds the fields logged as outside what a daemon can mean:
+	// each is logged once per target, not per scrape (bounded by the
+	// contract's field names).
+	oddLogged map[string]bool
+	episode   bool // a liveness episode is being reported (enforce: 503s; shadow: would-be 503s until the wedge ends)
 }
 
 // restartCounts counts restart requests: [0] hang, [1] stale.
@@ -258,7 +262,16 @@ func (t *Target) request(ctx context.Context) probeResult {
 		}
 		obs = t.tracker.Fail(fe.Evidence(), fe.Reason+": "+fe.Error(), start, end)
 	} else {
+		var odd []dispatch.Oddity
+		st, odd = st.Plausible(end)
 		obs = t.tracker.Answer(st.Report(), end)
+		obs.Oddities = append(obs.Oddities, odd...)
+		if o := obs.Implausible; o != nil {
+			// The body decoded, but is no evidence: counted and shown as a
+			// failed request, its fields exported as nothing.
+			err = &FetchError{family.ReasonImplausible, fmt.Errorf("implausible %s", o)}
+			t.failures.add(family.ReasonImplausible)
+		}
 	}
 	r := probeResult{obs: obs, status: st, duration: end.Sub(start), err: err, failures: t.failures,
 		liveness: t.livenessSnapshot(), at: end}
@@ -302,6 +315,15 @@ func (t *Target) logChanges(r probeResult) {
 			}
 		}
 		t.notes = r.obs.Notes
+	}
+	for _, o := range r.obs.Oddities {
+		if !t.oddLogged[o.Field] {
+			if t.oddLogged == nil {
+				t.oddLogged = map[string]bool{}
+			}
+			t.oddLogged[o.Field] = true
+			level.Warn(t.logger).Log("msg", "a status field outside what a daemon can mean; logged once per target", "field", o.Field, "note", o.Note)
+		}
 	}
 	if r.obs.Restarted {
 		level.Info(t.logger).Log("msg", "daemon restart noticed: a fresh grace period starts", "grace", r.obs.Assessment.Verdict.Threshold)
@@ -433,7 +455,11 @@ func (p Probe) Gather() ([]*dto.MetricFamily, error) { return p.sample().Gather(
 // sample is what the probe read, as its metrics show it.
 func (p Probe) sample() family.Sample {
 	t, r := p.target, p.result
+	body := r.status
+	if r.err != nil {
+		body = nil // an implausible answer's fields are no facts
+	}
 	return family.Sample{Labels: t.labels, Health: r.obs.Health, Assessment: r.obs.Assessment,
 		Status: &family.Status{Duration: r.duration, Failures: r.failures, Restarts: r.liveness.restarts,
-			BudgetSpent: r.liveness.spent, Body: r.status}}
+			BudgetSpent: r.liveness.spent, Body: body}}
 }

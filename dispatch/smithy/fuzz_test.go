@@ -9,8 +9,10 @@ import (
 )
 
 // FuzzDecode feeds arbitrary bodies to the decoder and whatever it accepts
-// to a Tracker and Judge: nothing may panic, and whatever is accepted must
-// survive a round trip through JSON unchanged in meaning.
+// to a Tracker and Judge: nothing may panic, an implausible answer is no
+// evidence, a daemon's threshold in force lies within its bounds, and
+// whatever is accepted must survive a round trip through JSON unchanged in
+// meaning.
 func FuzzDecode(f *testing.F) {
 	for _, body := range samples(f) {
 		f.Add(body)
@@ -26,6 +28,14 @@ func FuzzDecode(f *testing.F) {
 		o := tr.Answer(st, ours)
 		if o.Assessment.Stale && !o.Assessment.Up {
 			t.Fatalf("stale without a usable answer: %+v", o.Assessment)
+		}
+		if o.Implausible != nil && (o.Assessment.Up || o.Health != nil) {
+			t.Fatalf("an implausible answer taken as evidence: %+v", o.Assessment)
+		}
+		if h := o.Health; h != nil {
+			if lo, hi := dispatch.StaleThresholdBounds(h.Interval); h.Threshold != 0 && (h.Threshold < lo || h.Threshold > hi) {
+				t.Fatalf("the daemon's threshold %s in force outside %s..%s", h.Threshold, lo, hi)
+			}
 		}
 		o = tr.Fail(dispatch.EvidenceHung, "hung", ours, ours.Add(time.Minute))
 		if o.Assessment.Up || (o.Assessment.Restart && !o.Assessment.Stale) {

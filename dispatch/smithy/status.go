@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -137,7 +138,8 @@ func (st *Status) validate() error {
 	return nil
 }
 
-// Interval is config.pollIntervalMs; zero when absent.
+// Interval is config.pollIntervalMs; zero when absent, saturated at
+// time.Duration's range.
 func (st *Status) Interval() time.Duration {
 	if st.Config == nil || st.Config.PollIntervalMs == nil {
 		return 0
@@ -145,7 +147,8 @@ func (st *Status) Interval() time.Duration {
 	return msDuration(*st.Config.PollIntervalMs)
 }
 
-// Threshold is config.pollStaleThresholdMs; zero when absent.
+// Threshold is config.pollStaleThresholdMs as sent; zero when absent,
+// saturated at time.Duration's range. Report clamps it.
 func (st *Status) Threshold() time.Duration {
 	if st.Config == nil || st.Config.PollStaleThresholdMs == nil {
 		return 0
@@ -153,4 +156,17 @@ func (st *Status) Threshold() time.Duration {
 	return msDuration(*st.Config.PollStaleThresholdMs)
 }
 
-func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+// msDuration converts milliseconds to a Duration, saturating at its range
+// (about 292 years) rather than overflowing: a float beyond it converts to
+// an undefined integer, which made 1e13 ms a negative threshold and the
+// default rule apply in silence.
+func msDuration(ms float64) time.Duration {
+	ns := ms * float64(time.Millisecond)
+	switch {
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	case ns <= math.MinInt64:
+		return math.MinInt64
+	}
+	return time.Duration(ns)
+}

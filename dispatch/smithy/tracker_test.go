@@ -411,9 +411,9 @@ func TestTrackerThresholdPrecedence(t *testing.T) {
 	t.Parallel()
 	st := status(t, 0, 0, true, d(-1), d(-1))
 	assert.Equal(t, time.Minute, judge(NewTracker(0).Answer(st, ours)).Threshold, "default: max(60s, 10 × 5s)")
-	ms := 3000.0
+	ms := 30000.0
 	st.Config.PollStaleThresholdMs = &ms
-	assert.Equal(t, 3*time.Second, judge(NewTracker(0).Answer(st, ours)).Threshold, "the daemon's own")
+	assert.Equal(t, 30*time.Second, judge(NewTracker(0).Answer(st, ours)).Threshold, "the daemon's own")
 	assert.Equal(t, 2*time.Minute, judge(NewTracker(2*time.Minute).Answer(st, ours)).Threshold, "the override")
 }
 
