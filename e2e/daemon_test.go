@@ -149,8 +149,10 @@ type daemon struct {
 	// usableAt lists when the daemon answered with its health;
 	// lastUnusable is when it last answered without (401, 500, HTML, no
 	// health: a fault period).
-	usableAt      []time.Time
-	usableRunning []bool // the loop was running (or a cycle in flight) at that answer
+	usableAt []time.Time
+	// usableRunning: that answer showed the loop running or a cycle in
+	// flight (a start-up's "running, no cycle yet" says running too).
+	usableRunning []bool
 	lastUnusable  time.Time
 	// seenFrom is when the daemon last became visible: a request would
 	// be accepted and either hang or get the daemon's status (not be
@@ -507,7 +509,7 @@ func (d *daemon) answer(req *http.Request, now time.Time, p *process) *http.Resp
 	if noHealth {
 		d.lastUnusable = now
 	} else {
-		d.usableAt, d.usableRunning = append(d.usableAt, now), append(d.usableRunning, p.running || p.inFlight)
+		d.usableAt, d.usableRunning = append(d.usableAt, now), append(d.usableRunning, p.running || !p.serving || p.inFlight)
 		if !p.started.IsZero() {
 			p.shownCycle = true
 		}

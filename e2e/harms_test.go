@@ -349,11 +349,26 @@ func (d *daemon) hidden(from, to time.Time) bool {
 
 // startedUnseen: the last usable answer before from showed the loop
 // stopped, and none came from then to to.
+//
+// from is the hang's last progress (or later): a usable answer at that very
+// instant that showed the loop stopped, with nothing in flight, came before
+// it. A stopped loop has no progress to count from, so the progress at from
+// is the start through the API, and a request answered after that start
+// would have shown the loop running (a completed cycle, or one in flight).
+// On the fake clock the two share a timestamp, and which came first is up
+// to the goroutines' order; the answer's own words say which. Such an
+// answer is the last one before the start, as one stamped a moment earlier
+// would be; an answer at from that showed the loop running still shows the
+// hang, and is no exception.
 func (d *daemon) startedUnseen(from, to time.Time) bool {
 	last := -1
 	for i, at := range d.usableAt {
 		if at.After(to) {
 			break
+		}
+		if at.Equal(from) && !d.usableRunning[i] {
+			last = i
+			continue
 		}
 		if !at.Before(from) {
 			return false
