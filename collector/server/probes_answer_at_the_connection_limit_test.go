@@ -55,6 +55,5 @@ func TestProbesAnswerAtTheConnectionLimit(t *testing.T) {
 		}
 	}
 	assert.Equal(t, int(shed), closed, "each shed connection was one of those held, never a probe's")
-	assert.True(t, closedByServer(held[0], time.Millisecond), "the oldest went first")
 	assert.Less(t, closed, len(held), "only as many as needed")
 }
