@@ -22,7 +22,7 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	unit, err := os.ReadFile("systemd/dispatch_exporter.service")
 	require.NoError(t, err)
-	for _, want := range []string{"DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes", "CapabilityBoundingSet=\n", "ExecReload=/bin/kill -HUP $MAINPID"} {
+	for _, want := range []string{"DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes", "CapabilityBoundingSet=\n", "ExecReload=/bin/kill -HUP $MAINPID", "LimitNOFILE=8192\n"} {
 		assert.Contains(t, string(unit), want)
 	}
 

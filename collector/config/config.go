@@ -3,11 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
@@ -52,13 +54,30 @@ func validTargetName(name string) bool {
 	})
 }
 
+// MaxFileBytes is the largest config file read: 5,000 targets, each with
+// a TLS client certificate, basic auth and its own timeouts, take 2.6 MiB
+// (420 KiB with a name and a URL only), and parsing costs about ten times
+// the file's size in memory, twice over while a reload replaces a config.
+// A 64 MiB file took 12 s to check and a 50 MiB reload reached 593 MB RSS.
+const MaxFileBytes = 4 << 20
+
+// ErrTooLarge is the error LoadConfig wraps for a file over MaxFileBytes.
+var ErrTooLarge = fmt.Errorf("over the %d MiB limit of a config file", MaxFileBytes>>20)
+
+// MaxTargetTimeout is the longest timeout a target may have: every request
+// the exporter serves then ends well within its HTTP server's write
+// timeout, and a Prometheus scrape timeout is seldom longer.
+const MaxTargetTimeout = time.Minute
+
 // LoadConfig reads and checks a config file strictly: unknown keys, a
 // missing or duplicate name, a bad URL or a bad HTTP client option are
-// errors. Relative file paths in it are resolved against its directory.
+// errors, and so is a file over MaxFileBytes (ErrTooLarge), which is not
+// parsed at all. Relative file paths in it are resolved against its
+// directory.
 func LoadConfig(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := readLimited(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
 	cfg, err := ParseConfig(b)
 	if err != nil {
@@ -72,6 +91,27 @@ func LoadConfig(path string) (*Config, error) {
 		cfg.Targets[i].HTTPClientConfig.SetDirectory(dir)
 	}
 	return cfg, nil
+}
+
+// readLimited reads path, refusing it (before reading it when its size is
+// known) once over MaxFileBytes.
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxFileBytes {
+		return nil, fmt.Errorf("config %s: %d bytes: %w", path, st.Size(), ErrTooLarge)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("config %s: %w", path, ErrTooLarge)
+	}
+	return b, nil
 }
 
 // ParseConfig parses a config document strictly. An error names the line,
@@ -146,8 +186,8 @@ func (t TargetConfig) validate() *fieldError {
 	if err := ValidateTargetURL(t.URL); err != nil {
 		return &fieldError{t.Name, "url", err}
 	}
-	if t.Timeout < 0 {
-		return &fieldError{t.Name, "timeout", errors.New("must not be negative")}
+	if t.Timeout < 0 || time.Duration(t.Timeout) > MaxTargetTimeout {
+		return &fieldError{t.Name, "timeout", fmt.Errorf("must be from 0 (--target.timeout) to %s", MaxTargetTimeout)}
 	}
 	if t.StaleThreshold < 0 {
 		return &fieldError{t.Name, "stale_threshold", errors.New("must not be negative")}

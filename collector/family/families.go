@@ -16,10 +16,18 @@ const Namespace = "dispatch"
 // LoopLabel names the label that tells loops apart.
 const LoopLabel = "loop"
 
-// The exporter's own config reload families.
+// The exporter's own families: config reloads, and what its HTTP server
+// refused or shed to stay within its limits.
 const (
 	ReloadSuccessfulMetric = "dispatch_exporter_config_last_reload_successful"
 	ReloadTimestampMetric  = "dispatch_exporter_config_last_reload_success_timestamp_seconds"
+	// UnknownTargetRequestsMetric counts /probe and /-/target/healthy
+	// requests for a target that is not configured (no label: the names
+	// are the caller's, without bound).
+	UnknownTargetRequestsMetric = "dispatch_exporter_unknown_target_requests_total"
+	// ShedConnectionsMetric counts client connections closed to stay
+	// within --web.max-connections.
+	ShedConnectionsMetric = "dispatch_exporter_http_connections_shed_total"
 )
 
 // The families of a loop, in the order of table.
@@ -135,14 +143,20 @@ func (s *Set) Describe(ch chan<- *prometheus.Desc, status bool) {
 }
 
 // Names lists every family either source can export, and the exporter's
-// reload families, for checking dashboards and alerts against. Histograms
+// own families, for checking dashboards and alerts against. Histograms
 // also export _bucket, _sum and _count series (SeriesNames).
 func Names() []string {
-	names := make([]string, 0, numFamilies+2)
+	names := make([]string, 0, numFamilies+4)
 	for f := range table {
 		names = append(names, Name(f))
 	}
-	return append(names, ReloadSuccessfulMetric, ReloadTimestampMetric)
+	return append(names, ExporterNames()...)
+}
+
+// ExporterNames lists the exporter's own families (reloads, refused
+// requests, shed connections), which no loop carries.
+func ExporterNames() []string {
+	return []string{ReloadSuccessfulMetric, ReloadTimestampMetric, UnknownTargetRequestsMetric, ShedConnectionsMetric}
 }
 
 // SeriesNames is the set of series names the families can carry: every

@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -39,9 +40,28 @@ type Sidecar struct {
 	LivenessTimeout time.Duration
 	// Logger receives handler errors.
 	Logger log.Logger
+	// UnknownTargets counts requests for a target that is not configured;
+	// nil counts none.
+	UnknownTargets prometheus.Counter
+	// Now is our clock, for spacing log lines; default time.Now.
+	Now func() time.Time
 
-	warned sync.Map // liveness problems logged once each
+	// unknownLogged is when the last "no configured target" line was
+	// logged (Unix nanoseconds; 0: never): one a minute at most, whatever
+	// the names asked for, so memory and log lines stay bounded.
+	unknownLogged atomic.Int64
+	// unknownSince counts the requests for unknown targets since the
+	// last such line.
+	unknownSince atomic.Int64
 }
+
+// unknownLogInterval is the least time between two log lines about
+// requests for unknown targets.
+const unknownLogInterval = time.Minute
+
+// maxEchoedName is the most of an unknown target's name the answer and the
+// log repeat (a configured name fits many times over).
+const maxEchoedName = 128
 
 // Metrics serves the exporter's own metrics and, with a default target,
 // that target's, read now: the two gatherers joined by
@@ -91,9 +111,9 @@ func (s *Sidecar) TargetHealthy(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		msg := "no target given and no default target"
 		if name != "" {
-			msg = fmt.Sprintf("unknown target %q", name)
+			msg = fmt.Sprintf("unknown target %q", echoName(name))
 		}
-		s.warnOnce(msg)
+		s.unknownTarget(msg)
 		fmt.Fprintf(w, "%s: answering 200 (fail open): no evidence about any daemon\n", msg)
 		return
 	}
@@ -114,11 +134,39 @@ func (s *Sidecar) TargetHealthy(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// warnOnce logs a liveness configuration problem once per message.
-func (s *Sidecar) warnOnce(msg string) {
-	if _, seen := s.warned.LoadOrStore(msg, true); !seen {
-		level.Warn(s.Logger).Log("msg", "liveness probe for no configured target: answering 200 (fail open)", "problem", msg)
+// unknownTarget counts a liveness probe for no configured target and logs
+// problem, the first time and then at most once a minute, with how many
+// such requests came since the last line. Nothing is kept per name: a
+// caller asking for thousands of names costs no memory and a line a
+// minute.
+func (s *Sidecar) unknownTarget(problem string) {
+	if s.UnknownTargets != nil {
+		s.UnknownTargets.Inc()
 	}
+	s.unknownSince.Add(1)
+	now := time.Now().UnixNano()
+	if s.Now != nil {
+		now = s.Now().UnixNano()
+	}
+	last := s.unknownLogged.Load()
+	if last != 0 && now-last < int64(unknownLogInterval) || !s.unknownLogged.CompareAndSwap(last, now) {
+		return
+	}
+	level.Warn(s.Logger).Log("msg", "liveness probe for no configured target: answering 200 (fail open)", "problem", problem,
+		"requests_since_last_line", s.unknownSince.Swap(0), "next_line_after", unknownLogInterval)
+}
+
+// echoName is name as an answer or a log line may repeat it: cut (at a
+// character's start) after maxEchoedName bytes, saying how long it was.
+func echoName(name string) string {
+	if len(name) <= maxEchoedName {
+		return name
+	}
+	cut := maxEchoedName
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", name[:cut], len(name))
 }
 
 // target resolves ?target=NAME, or the default target when none is given.
@@ -138,6 +186,9 @@ func (s *Sidecar) target(w http.ResponseWriter, r *http.Request) (*sidecar.Targe
 	}
 	t, ok := s.Targets.Get(name)
 	if !ok {
+		if s.UnknownTargets != nil {
+			s.UnknownTargets.Inc()
+		}
 		http.Error(w, "unknown target", http.StatusBadRequest)
 		return nil, false
 	}

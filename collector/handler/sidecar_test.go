@@ -62,7 +62,8 @@ func newFixture(t *testing.T, names ...string) *fixture {
 	require.NoError(t, targets.Apply(cfg))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "self_metric", Help: "The exporter's own."}))
-	f.side = &Sidecar{Targets: targets, Self: reg, TimeoutOffset: 500 * time.Millisecond, LivenessTimeout: time.Second, Logger: logger}
+	f.side = &Sidecar{Targets: targets, Self: reg, TimeoutOffset: 500 * time.Millisecond, LivenessTimeout: time.Second, Logger: logger,
+		Now: f.clock.Now}
 	return f
 }
 
@@ -219,7 +220,8 @@ func TestTargetHealthyNeverLoopsOnASlowStartUp(t *testing.T) {
 
 // The liveness endpoint fails open: a name it does not know (a config
 // changed under a running pod), or none, answers 200 and says why, with one
-// warning in the log; the kubelet would restart a healthy daemon on a 400.
+// warning in the log a minute; the kubelet would restart a healthy daemon
+// on a 400.
 func TestTargetHealthyFailsOpen(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "a", "b")
@@ -234,7 +236,10 @@ func TestTargetHealthyFailsOpen(t *testing.T) {
 		assert.Contains(t, body, "no target given")
 	}
 	assert.Equal(t, 1, f.logs.Count(`problem="unknown target \"gone\""`), f.logs.String())
-	assert.Equal(t, 1, f.logs.Count(`problem="no target given and no default target"`), f.logs.String())
+	assert.Equal(t, 1, f.logs.Count("no configured target"), "one line within the minute: %s", f.logs)
+	f.clock.Add(time.Minute)
+	get(t, f.side.TargetHealthy, "/-/target/healthy")
+	assert.Equal(t, 1, f.logs.Count(`problem="no target given and no default target" requests_since_last_line=6`), f.logs.String())
 	assert.Zero(t, f.daemon.Hits(), "nothing fetched")
 }
 

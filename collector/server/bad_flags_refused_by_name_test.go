@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stoneforge/dispatch_exporter/collector/config"
 	"github.com/stoneforge/dispatch_exporter/dispatch/dispatchtest"
 
 	"github.com/stretchr/testify/assert"
@@ -31,6 +32,7 @@ func TestBadInputExitsClearly(t *testing.T) {
 	negative := write("negative.yml", "targets:\n  - name: eu\n    url: http://x\n    timeout: -5s\n")
 	good := write("good.yml", "targets: [{name: a, url: 'http://localhost:3457/api/daemon/status'}]")
 	missing := filepath.Join(dir, "missing.yml")
+	huge := write("huge.yml", "targets: [{name: a, url: 'http://localhost:3457/api/daemon/status'}]\n"+strings.Repeat("#", config.MaxFileBytes))
 
 	cases := []struct {
 		args []string
@@ -65,6 +67,10 @@ func TestBadInputExitsClearly(t *testing.T) {
 		{[]string{"--target.timeout-offset=-1s"}, 2, "--target.timeout-offset=-1s: must not be negative"},
 		{[]string{"--liveness.timeout=0s"}, 2, "--liveness.timeout=0s: must be positive"},
 		{[]string{"--liveness.failure-threshold=0"}, 2, "--liveness.failure-threshold=0: must be from 1 to 100"},
+		{[]string{"--target.timeout=61s"}, 2, "--target.timeout=1m1s: must be positive and at most 1m0s, within the server's 2m0s write timeout"},
+		{[]string{"--liveness.timeout=2m"}, 2, "--liveness.timeout=2m0s: must be positive and at most 1m0s"},
+		{[]string{"--web.max-connections=0"}, 2, "--web.max-connections=0: must be positive"},
+		{[]string{"--web.idle-timeout=0s"}, 2, "--web.idle-timeout=0s: must be positive"},
 
 		{[]string{"--target.url=http://x/status", "--config.file=" + good}, 2, "--target.url=http://x/status: conflicts with --config.file"},
 		{[]string{"--demo", "--config.file=" + good}, 2, "--config.file=" + good + ": conflicts with --demo"},
@@ -77,6 +83,8 @@ func TestBadInputExitsClearly(t *testing.T) {
 		{[]string{"--config.check", "--config.file=" + negative}, 1, `line 4: target eu: timeout: \"-5s\" is not a duration`},
 		{[]string{"--config.check", "--config.file=" + missing}, 1, "no such file or directory"},
 		{[]string{"--config.check"}, 2, "--config.check needs --config.file"},
+		{[]string{"--config.check", "--config.file=" + huge}, 1, `config is invalid" file=` + huge + ` err="config ` + huge + `: 4194373 bytes: over the 4 MiB limit of a config file"`},
+		{[]string{"--config.file=" + huge}, 1, "over the 4 MiB limit of a config file"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

@@ -29,6 +29,9 @@ type flags struct {
 
 	web         *web.FlagConfig
 	noSelf      bool // --web.disable-exporter-metrics
+	pprof       bool // --web.enable-pprof
+	maxConns    int
+	idleTimeout time.Duration
 	configCheck bool
 
 	metricsPath      string
@@ -64,6 +67,12 @@ func newFlags(stdout, stderr io.Writer) *flags {
 	f.web = webflag.AddFlags(app, ":9847")
 	app.Flag("web.telemetry-path", "Path under which to expose metrics; not / and no other endpoint's.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("web.disable-exporter-metrics", "Exclude metrics about the exporter itself (go_*, process_*) from /metrics.").BoolVar(&f.noSelf)
+	app.Flag("web.enable-pprof", "Serve Go's profiles under /debug/pprof/ (behind --web.config.file's basic auth when it has users); --no-web.enable-pprof turns them off.").
+		Default("true").BoolVar(&f.pprof)
+	app.Flag("web.max-connections", "Most client connections open at once; at the limit a new one closes the oldest that serves no request. Lowered to half the open file limit when that is less.").
+		Default("1024").IntVar(&f.maxConns)
+	app.Flag("web.idle-timeout", "Close a keep-alive connection idle this long; above Prometheus' scrape interval, so it reuses its connection.").
+		Default("2m").DurationVar(&f.idleTimeout)
 	app.Flag("log.level", "Only log messages with the given severity or above: one of debug, info, warn, error.").Default("info").StringVar(&f.logLevel)
 	app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").StringVar(&f.logFormat)
 
@@ -144,9 +153,13 @@ func (f *flags) validate() error {
 		val  any
 		why  string
 	}{
-		{f.targetTimeout <= 0, "target.timeout", f.targetTimeout, "must be positive"},
+		{f.maxConns < 1, "web.max-connections", f.maxConns, "must be positive"},
+		{f.idleTimeout <= 0, "web.idle-timeout", f.idleTimeout, "must be positive"},
+		{f.targetTimeout <= 0 || f.targetTimeout > config.MaxTargetTimeout, "target.timeout", f.targetTimeout,
+			fmt.Sprintf("must be positive and at most %s, within the server's %s write timeout", config.MaxTargetTimeout, writeTimeout)},
 		{f.timeoutOffset < 0, "target.timeout-offset", f.timeoutOffset, "must not be negative"},
-		{f.livenessWait <= 0, "liveness.timeout", f.livenessWait, "must be positive"},
+		{f.livenessWait <= 0 || f.livenessWait > config.MaxTargetTimeout, "liveness.timeout", f.livenessWait,
+			fmt.Sprintf("must be positive and at most %s", config.MaxTargetTimeout)},
 		{f.failureThreshold < 1 || f.failureThreshold > 100, "liveness.failure-threshold", f.failureThreshold, "must be from 1 to 100: the daemon's livenessProbe's failureThreshold"},
 		{f.restartBudget < 1 || f.restartBudget > 20, "liveness.restart-budget", f.restartBudget, "must be from 1 to 20: the restart requests made for one hang before a person is paged"},
 		{f.terminationGrace <= 0, "liveness.termination-grace", f.terminationGrace, "must be positive: the pod's terminationGracePeriodSeconds"},

@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,12 +32,13 @@ import (
 )
 
 // handlers mounts the exporter's endpoints: the demo's (--demo) or the
-// sidecar's, then those both have. stop ends what they started (the demo
-// daemon; the SIGHUP reloader ends with ctx). On a failure it logs one line
-// and returns a nil mux and the exit code.
-func handlers(ctx context.Context, f *flags, logger log.Logger) (mux *http.ServeMux, stop func(), code int) {
+// sidecar's, then those both have; /metrics includes own, the server's
+// metrics. stop ends what they started (the demo daemon; the SIGHUP
+// reloader ends with ctx). On a failure it logs one line and returns a nil
+// mux and the exit code.
+func handlers(ctx context.Context, f *flags, own prometheus.Collector, logger log.Logger) (mux *http.ServeMux, stop func(), code int) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(versioncollector.NewCollector(program))
+	reg.MustRegister(versioncollector.NewCollector(program), own)
 	if !f.noSelf {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -46,6 +48,7 @@ func handlers(ctx context.Context, f *flags, logger log.Logger) (mux *http.Serve
 		Description: "Prometheus exporter for a dispatch daemon's poll loop",
 		Version:     version.Info(),
 		Links:       []web.LandingLinks{{Address: f.metricsPath, Text: "Metrics"}},
+		Profiling:   strconv.FormatBool(f.pprof), // links only what is served
 	}
 	var states func(context.Context) []family.LoopState
 	if f.demo {
@@ -57,8 +60,10 @@ func handlers(ctx context.Context, f *flags, logger log.Logger) (mux *http.Serve
 	if code != 0 {
 		return nil, nil, code
 	}
-	mux.HandleFunc("/debug/pprof/", pprof.Index) // the landing page links heap and CPU profiles
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	if f.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index) // the landing page links heap and CPU profiles
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	mux.Handle("/-/healthy", handler.Text("Healthy"))
 	mux.Handle("/-/ready", handler.Text("Ready"))
 	mux.Handle("/", handler.Landing(landing, states))
@@ -110,8 +115,13 @@ func mountSidecar(ctx context.Context, f *flags, reg *prometheus.Registry, mux *
 		DisableKeepAlives: f.configFile != "", // many targets: hold no idle connections
 	})
 	reloader := sidecar.NewReloader(f.configFile, targets, reg, logger)
+	unknown := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: family.UnknownTargetRequestsMetric,
+		Help: "Requests to /probe and /-/target/healthy for a target that is not configured (or none, without a default target).",
+	})
+	reg.MustRegister(unknown)
 	side := &handler.Sidecar{Targets: targets, Self: reg, TimeoutOffset: f.timeoutOffset,
-		LivenessShadow: f.livenessMode == "shadow", LivenessTimeout: f.livenessWait, Logger: logger}
+		LivenessShadow: f.livenessMode == "shadow", LivenessTimeout: f.livenessWait, Logger: logger, UnknownTargets: unknown}
 	if f.configFile == "" {
 		side.Default = sidecar.DefaultTargetName
 		if err := targets.Apply(sidecar.SingleTarget(f.targetURL)); err != nil {

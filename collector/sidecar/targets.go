@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,14 +110,38 @@ const keepAliveTargets = 32
 
 // clientCache shares one HTTP client among targets whose client configs
 // are equal: a thousand targets with the default config hold one transport,
-// not a thousand.
-type clientCache []struct {
+// not a thousand. Configs are compared in full (reflect.DeepEqual) only
+// within a bucket of configs alike in the fields that tell targets apart
+// most often, so that thousands of targets, each with a TLS server name
+// of its own, cost a lookup each rather than a comparison with every
+// client before it (5,000 such targets took 9 s to load).
+type clientCache map[string][]cachedClient
+
+type cachedClient struct {
 	cfg    promconfig.HTTPClientConfig
 	client *http.Client
 }
 
+// clientBucket is the bucket of cfg: equal configs share it, and most
+// configs that differ (server name, CA, certificate, credentials) do not.
+func clientBucket(cfg promconfig.HTTPClientConfig) string {
+	t := cfg.TLSConfig
+	key := []string{t.ServerName, t.CAFile, t.CertFile, t.KeyFile, cfg.BearerTokenFile}
+	if b := cfg.BasicAuth; b != nil {
+		key = append(key, b.Username, b.UsernameFile, b.PasswordFile)
+	}
+	if a := cfg.Authorization; a != nil {
+		key = append(key, a.Type, a.CredentialsFile)
+	}
+	return strings.Join(key, "\x00")
+}
+
 func (c *clientCache) get(cfg promconfig.HTTPClientConfig, noKeepAlive bool) (*http.Client, error) {
-	for _, e := range *c {
+	if *c == nil {
+		*c = clientCache{}
+	}
+	bucket := clientBucket(cfg)
+	for _, e := range (*c)[bucket] {
 		if reflect.DeepEqual(e.cfg, cfg) {
 			return e.client, nil
 		}
@@ -131,10 +156,7 @@ func (c *clientCache) get(cfg promconfig.HTTPClientConfig, noKeepAlive bool) (*h
 	if err != nil {
 		return nil, err
 	}
-	*c = append(*c, struct {
-		cfg    promconfig.HTTPClientConfig
-		client *http.Client
-	}{cfg, client})
+	(*c)[bucket] = append((*c)[bucket], cachedClient{cfg, client})
 	return client, nil
 }
 
