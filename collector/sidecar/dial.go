@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 )
 
@@ -68,4 +69,13 @@ func releaseRequestDeadline(conn net.Conn) {
 	if conn != nil {
 		_ = conn.SetDeadline(time.Time{}) // a closed connection fails the request anyway
 	}
+}
+
+// defaultClient is a target's client when its options name none:
+// net/http's default transport, whose dials end with their request
+// (dialWithinRequest) as those of a configured target's client do.
+func defaultClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = dialWithinRequest
+	return &http.Client{Transport: t}
 }

@@ -205,3 +205,22 @@ func TestTLSHandshakeNeverAnsweredEndsWithTheRequest(t *testing.T) {
 		assert.Zero(c, labelledGoroutines(t, label, t.Name()), "goroutines left: a handshake outlived its request")
 	}, 3*time.Second, 20*time.Millisecond)
 }
+
+// A target built without a client (a library's NewTarget) gets the same
+// bounded dial as a configured one: nothing of it outlives its request.
+func TestDialOfATargetWithoutAClientEndsWithTheRequest(t *testing.T) {
+	t.Parallel()
+	addr, port := synDroppingAddr(t)
+	tgt := NewTarget(TargetOptions{URL: "http://" + addr + "/api/daemon/status", Timeout: 300 * time.Millisecond})
+
+	const label = "requests-of"
+	probes := probeUnderLabel(tgt, label, t.Name(), 2, 2, func() {
+		require.Eventually(t, func() bool { return pendingDials(t, port) > 0 }, 2*time.Second, 10*time.Millisecond,
+			"the host drops SYNs: a dial is pending while the requests run")
+	})
+	require.Len(t, probes, 4)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Zero(c, pendingDials(t, port), "SYNs still pending: a dial outlived its request")
+		assert.Zero(c, labelledGoroutines(t, label, t.Name()), "goroutines left: a dial outlived its request")
+	}, 5*time.Second, 20*time.Millisecond)
+}

@@ -148,7 +148,7 @@ type probeResult struct {
 // NewTarget returns a Target that has not yet been probed.
 func NewTarget(opts TargetOptions) *Target {
 	if opts.Client == nil {
-		opts.Client = &http.Client{}
+		opts.Client = defaultClient()
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Second
