@@ -21,7 +21,8 @@ const (
 	// MinPollInterval and MaxPollInterval bound config.pollIntervalMs:
 	// smithy clamps its own to 1 s..60 s; a loop polling its store more
 	// than a thousand times a second, or less than hourly, is no dispatch
-	// loop. An interval outside is dropped (the default rule applies).
+	// loop. An interval under the minimum is dropped (the default rule
+	// applies), one over the maximum clamped to it.
 	MinPollInterval = time.Millisecond
 	MaxPollInterval = time.Hour
 	// MaxCount bounds health.readyUnassignedTasks and availableWorkers: a

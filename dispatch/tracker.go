@@ -341,33 +341,56 @@ func runStart(prev *Health, h Health) time.Time {
 }
 
 // contradiction is the field of r that is no evidence at our time at: a
-// loop timestamp outside what a daemon can mean (implausible), or a cycle
-// stamp moved forward since the last usable answer that the daemon's
-// clock, unstepped since, places before that answer. Such a stamp was made
-// after the daemon computed that answer, so either computedAt or the stamp
-// is false (a computedAt that jumped while the stamps kept the old clock). A real step
-// of the daemon's clock moves computedAt and the stamps together; the
-// answer that shows it is judged by first sightings (see health), and the
+// loop timestamp outside what a daemon can mean (implausible); a cycle
+// stamp later than computedAt by more than clockStepTolerance, on an answer
+// judged on the daemon's clock (the stamp was made after the daemon
+// computed the answer, or computedAt lags the clock its stamps keep); or a
+// cycle stamp moved forward since the last usable answer that the daemon's
+// clock, unstepped since, places before that answer. Either way computedAt
+// or the stamp is false (a computedAt that jumped, back or forward, while
+// the stamps kept the old clock). A real step of the daemon's clock moves
+// computedAt and the stamps together; the answer that shows it, and any
+// stamp made before it, is judged by first sightings (see health), and the
 // check resumes from the next. Nil when r is consistent. It changes
 // nothing.
 func (t *Tracker) contradiction(r Report, at time.Time) *Oddity {
 	if odd := implausible(r, at); odd != nil {
 		return odd
 	}
-	if r.ComputedAt.IsZero() || !t.hasOffset || t.base == nil {
+	if r.ComputedAt.IsZero() || !t.hasOffset {
+		// No clock known yet: one behind its stamps may have stepped back
+		// before we first looked, and is judged by first sightings.
 		return nil
 	}
 	offset := r.ComputedAt.Sub(at)
 	if offset-t.offset > clockStepTolerance || t.offset-offset > clockStepTolerance {
 		return nil // a step: judged by first sightings
 	}
-	// The daemon's "now" at the last usable answer, on its own clock.
-	prevNow := t.baseAt.Add(t.offset)
-	for _, s := range []struct {
+	stamps := []struct {
 		field string
 		v     time.Time
 		seen  sighting
-	}{{"health.lastPollStartedAt", r.LastStarted, t.seenStarted}, {"health.lastPollCompletedAt", r.LastCompleted, t.seenCompleted}} {
+	}{{"health.lastPollStartedAt", r.LastStarted, t.seenStarted}, {"health.lastPollCompletedAt", r.LastCompleted, t.seenCompleted}}
+	if !t.stepAt.IsZero() {
+		for _, s := range stamps {
+			if !s.v.IsZero() && s.v.Equal(s.seen.value) && !s.seen.at.After(t.stepAt) {
+				return nil // stamped before the daemon's clock stepped: judged by first sightings
+			}
+		}
+	}
+	for _, s := range stamps {
+		if d := s.v.Sub(r.ComputedAt); d > clockStepTolerance {
+			return &Oddity{Field: "health.computedAt", Note: fmt.Sprintf(
+				"%s is %s before %s %s: a stamp later than the answer it is in; no evidence of the loop",
+				stampOf(r.ComputedAt), skewWords(d), s.field, stampOf(s.v))}
+		}
+	}
+	if t.base == nil {
+		return nil
+	}
+	// The daemon's "now" at the last usable answer, on its own clock.
+	prevNow := t.baseAt.Add(t.offset)
+	for _, s := range stamps {
 		// Only a stamp that moved forward: one that moved back shows a new
 		// process (restarted), whatever its clock.
 		if s.seen.value.IsZero() || !s.v.After(s.seen.value) || !s.v.Before(prevNow.Add(-clockStepTolerance)) {
@@ -411,6 +434,13 @@ func (t *Tracker) health(r Report, at time.Time) (Health, []string) {
 			t.stepAt, placeKnown = at, false
 			notes = append(notes, "the daemon's clock stepped against ours: stamps from before the step keep the age they had, new ones count from when they are first seen, until new cycles run")
 		}
+		if !t.hasOffset && (started.Sub(r.ComputedAt) > clockStepTolerance || completed.Sub(r.ComputedAt) > clockStepTolerance) {
+			// The first clock known, behind its own stamps: it may have
+			// stepped back before we first looked (contradiction refuses
+			// this from the next answer on, unless a step shows).
+			t.stepAt, placeKnown = at, false
+			notes = append(notes, "health.computedAt is behind the cycle stamps at first sight: the daemon's clock may have stepped back; stamps count from when they are first seen, until new cycles run")
+		}
 		t.offset, t.hasOffset = offset, true
 	} else if t.hasOffset {
 		notes = append(notes, "health.computedAt missing: the daemon's clock taken from the last answer that had it")
@@ -431,13 +461,28 @@ func (t *Tracker) health(r Report, at time.Time) (Health, []string) {
 		if !r.ComputedAt.IsZero() {
 			h.Now = r.ComputedAt
 		}
-		if started.After(h.Now) {
-			notes, started = append(notes, "health.lastPollStartedAt is after computedAt: ignored"), time.Time{}
-		}
-		if completed.After(h.Now) {
-			notes, completed = append(notes, "health.lastPollCompletedAt is after computedAt: ignored"), time.Time{}
-		}
 		h.LastStarted, h.LastCompleted = started, completed
+		if !r.ComputedAt.IsZero() {
+			// Later than computedAt by no more than clockStepTolerance
+			// (contradiction refuses more): a cycle that ran while the
+			// daemon computed its answer. Progress all the same, made now;
+			// ignoring it would show no cycle at all, and a loop that
+			// cycles would turn stale.
+			if started.After(h.Now) {
+				notes, h.LastStarted = append(notes, "health.lastPollStartedAt is after computedAt: taken as computedAt"), h.Now
+			}
+			if completed.After(h.Now) {
+				notes, h.LastCompleted = append(notes, "health.lastPollCompletedAt is after computedAt: taken as computedAt"), h.Now
+			}
+		} else {
+			if started.After(h.Now) {
+				notes, started = append(notes, "health.lastPollStartedAt is after computedAt: ignored"), time.Time{}
+			}
+			if completed.After(h.Now) {
+				notes, completed = append(notes, "health.lastPollCompletedAt is after computedAt: ignored"), time.Time{}
+			}
+			h.LastStarted, h.LastCompleted = started, completed
+		}
 	}
 	h.ReportedStarted, h.ReportedCompleted = started, completed
 	if r.QueueKnown {

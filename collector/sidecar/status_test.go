@@ -370,15 +370,16 @@ func TestTargetTinyDeadlinesCannotFailOthers(t *testing.T) {
 
 func TestTargetOddStatusesLogOnce(t *testing.T) {
 	t.Parallel()
-	// A stamp an hour past computedAt (a clock stepped back between them):
-	// within what a daemon's clock can do, so ignored, not refused.
+	// A stamp an hour past computedAt at first sight (a clock stepped back
+	// between them, before we looked): judged as after a step, by first
+	// sightings; refused only if it persists without a step (see dispatch).
 	future := runningStatus(t0, 5*time.Second, t0.Add(time.Hour), t0.Add(-time.Second))
 	cases := map[string]struct {
 		body, note string
 		absent     []string
 	}{
 		"missing health":   {healthLessBody(), "health missing", []string{"dispatch_stuck_queue", "dispatch_poll_last_started_seconds"}},
-		"future timestamp": {future, "lastPollStartedAt is after computedAt: ignored", []string{"dispatch_poll_last_started_seconds"}},
+		"future timestamp": {future, "health.computedAt is behind the cycle stamps at first sight", nil},
 	}
 	up := map[string]float64{"missing health": 0, "future timestamp": 1}
 	for name, c := range cases {

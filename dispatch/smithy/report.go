@@ -9,8 +9,10 @@ import (
 
 // Report converts a decoded status into the evidence model's terms, for
 // dispatch.Tracker. Fields outside what a daemon can mean are not passed on
-// as facts, each named in Report.Oddities: a poll interval outside
-// dispatch.MinPollInterval..MaxPollInterval is dropped (the default rule applies), the
+// as facts, each named in Report.Oddities: a poll interval under
+// dispatch.MinPollInterval is dropped (the default rule applies), one over
+// MaxPollInterval clamped to it (a longer interval never gives a shorter
+// threshold), the
 // daemon's threshold is clamped by dispatch.ClampStaleThreshold, and queue
 // counts over dispatch.MaxCount leave the queue unknown. The loop's
 // timestamps are checked against our clock by the Tracker.
@@ -21,11 +23,21 @@ func (st *Status) Report() dispatch.Report {
 		Running:   *st.IsRunning,
 		Interval:  st.Interval(),
 	}
-	if r.Interval != 0 && (r.Interval < dispatch.MinPollInterval || r.Interval > dispatch.MaxPollInterval) {
+	switch {
+	case st.Config != nil && st.Config.PollIntervalMs != nil && r.Interval < dispatch.MinPollInterval:
+		// (under a nanosecond it converts to zero, which reads as absent)
 		r.Oddities = append(r.Oddities, dispatch.Oddity{Field: "config.pollIntervalMs", Note: fmt.Sprintf(
 			"%v ms is outside the %s..%s any dispatch loop polls at: ignored, the default threshold rule applies",
 			*st.Config.PollIntervalMs, dispatch.MinPollInterval, dispatch.MaxPollInterval)})
 		r.Interval = 0
+	case r.Interval > dispatch.MaxPollInterval:
+		// Clamped, not dropped: dropping made the threshold 60s, so a
+		// longer interval gave a shorter threshold than an hour's, and a
+		// loop that cycles at it would be wedged between two cycles.
+		r.Oddities = append(r.Oddities, dispatch.Oddity{Field: "config.pollIntervalMs", Note: fmt.Sprintf(
+			"%v ms is outside the %s..%s any dispatch loop polls at: %s used",
+			*st.Config.PollIntervalMs, dispatch.MinPollInterval, dispatch.MaxPollInterval, dispatch.MaxPollInterval)})
+		r.Interval = dispatch.MaxPollInterval
 	}
 	threshold, odd := dispatch.ClampStaleThreshold(st.Threshold(), r.Interval)
 	r.Threshold = threshold

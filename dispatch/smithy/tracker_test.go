@@ -387,8 +387,18 @@ func TestTrackerNotes(t *testing.T) {
 	t.Parallel()
 	st := status(t, 0, 0, true, d(3600), d(-1))
 	o := NewTracker(0).Answer(st, ours)
-	assert.Equal(t, []string{"health.lastPollStartedAt is after computedAt: ignored"}, o.Notes)
-	assert.True(t, o.Health.LastStarted.IsZero())
+	// An hour past computedAt at first sight: the clock may have stepped
+	// back before we looked; the stamp counts from now, on our clock.
+	assert.Equal(t, []string{"health.computedAt is behind the cycle stamps at first sight: the daemon's clock may have stepped back; stamps count from when they are first seen, until new cycles run"}, o.Notes)
+	assert.Equal(t, ours, o.Health.LastStarted)
+	assert.True(t, o.Health.InFlight())
+	// Within a moment of computedAt (a cycle that ran while the daemon
+	// computed its answer): progress made now, not ignored.
+	st = status(t, 0, 0, true, d(0.5), d(0.6))
+	o = NewTracker(0).Answer(st, ours)
+	assert.Equal(t, []string{"health.lastPollStartedAt is after computedAt: taken as computedAt",
+		"health.lastPollCompletedAt is after computedAt: taken as computedAt"}, o.Notes)
+	assert.Equal(t, o.Health.Now, o.Health.LastCompleted)
 
 	st.Health.ComputedAt = nil
 	o = NewTracker(0).Answer(st, ours.Add(-time.Hour))
