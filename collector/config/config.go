@@ -124,6 +124,11 @@ func ParseConfig(b []byte) (*Config, error) {
 }
 
 func parseConfig(b []byte) (*Config, error) {
+	// The size limit bounds what a config costs only as expanded: an
+	// alias decodes to a copy of what it names.
+	if n := expandedSize(b, MaxFileBytes); n > MaxFileBytes {
+		return nil, fmt.Errorf("YAML aliases expand it past %d bytes: %w", MaxFileBytes, ErrTooLarge)
+	}
 	var cfg Config
 	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
 		return nil, explainYAMLError(b, err)

@@ -194,3 +194,40 @@ func (c configNodes) explainTypeError(e string) string {
 	}
 	return where + what
 }
+
+// expandedSize is about how many bytes b's YAML amounts to with every
+// alias replaced by the node it names (a scalar's value and one byte a
+// node), at most limit+1: without aliases it is at most b's length, with
+// them it can be millions of times that (one anchored block of a thousand
+// headers, named by a thousand targets, is a million). 0 when b does not
+// parse (the decoder then says why).
+func expandedSize(b []byte, limit int64) int64 {
+	var doc yamlv3.Node
+	if err := yamlv3.Unmarshal(b, &doc); err != nil {
+		return 0
+	}
+	memo := map[*yamlv3.Node]int64{}
+	var size func(n *yamlv3.Node) int64
+	size = func(n *yamlv3.Node) int64 {
+		if n == nil {
+			return 0
+		}
+		if n.Kind == yamlv3.AliasNode {
+			return 1 + size(n.Alias)
+		}
+		if s, ok := memo[n]; ok {
+			return s
+		}
+		memo[n] = limit + 1 // a node that contains itself is refused
+		s := 1 + int64(len(n.Value))
+		for _, c := range n.Content {
+			if s += size(c); s > limit {
+				s = limit + 1
+				break
+			}
+		}
+		memo[n] = s
+		return s
+	}
+	return size(&doc)
+}

@@ -99,21 +99,31 @@ func RedactErrorText(err error) error {
 
 // URLSecrets lists the secrets of a target URL as they could come back in
 // a body that echoes the request: the password, the user info in Basic
-// auth form, and every query value.
+// auth form, and every query value, each decoded, as the URL spells it
+// (percent-encoded: an echoed request line shows it so) and in the forms
+// an echo may escape it to (secretList.add).
 func URLSecrets(raw string) []string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil
 	}
-	var out []string
+	var out secretList
 	if u.User != nil {
-		out = append(out, u.User.Username())
+		out.add(u.User.Username())
 		if p, ok := u.User.Password(); ok {
-			out = append(out, p, base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+p)))
+			out.add(p, base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+p)))
+		}
+		if _, p, ok := strings.Cut(u.User.String(), ":"); ok {
+			out.add(p)
 		}
 	}
 	for _, vs := range u.Query() {
-		out = append(out, vs...)
+		out.add(vs...)
+	}
+	for pair := range strings.SplitSeq(u.RawQuery, "&") {
+		if _, v, ok := strings.Cut(pair, "="); ok {
+			out.add(v)
+		}
 	}
 	return out
 }

@@ -2,8 +2,10 @@ package config
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -70,16 +72,25 @@ func HeaderSecrets(value string) []string {
 // secretList collects secrets, in every form worth scrubbing.
 type secretList []string
 
-// add appends each non-empty secret and its URL-encoded form (an echoed
-// query or form body shows it so).
+// add appends each non-empty secret and the forms an echo of the request
+// may show it in: URL-encoded as a query or form body has it, and as a
+// path has it (Express' "Cannot GET /path?token=..."); JSON-escaped as
+// Go's encoding/json writes it (& < > as \u0026 \u003c \u003e) and as
+// PHP's json_encode does (/ as \/, which a Base64 credential may hold).
 func (s *secretList) add(secrets ...string) {
 	for _, v := range secrets {
 		if v == "" {
 			continue
 		}
-		*s = append(*s, v)
-		if q := url.QueryEscape(v); q != v {
-			*s = append(*s, q)
+		forms := []string{v, url.QueryEscape(v), url.PathEscape(v)}
+		if j, err := json.Marshal(v); err == nil {
+			js := string(j[1 : len(j)-1])
+			forms = append(forms, js, strings.ReplaceAll(js, "/", `\/`))
+		}
+		for i, f := range forms {
+			if !slices.Contains(forms[:i], f) {
+				*s = append(*s, f)
+			}
 		}
 	}
 }

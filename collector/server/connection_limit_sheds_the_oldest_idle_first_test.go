@@ -15,8 +15,8 @@ import (
 )
 
 // TestConnectionLimitShedsTheOldestIdleFirst: at the limit a new
-// connection closes the oldest one serving no request, never one serving
-// a request; when every one is, the newcomer is closed instead. The count
+// connection closes the oldest one serving no request (no handler runs on
+// it, whatever net/http's state), never one serving a request; when every one is, the newcomer is closed instead. The count
 // never exceeds the limit.
 func TestConnectionLimitShedsTheOldestIdleFirst(t *testing.T) {
 	t.Parallel()
@@ -40,6 +40,7 @@ func TestConnectionLimitShedsTheOldestIdleFirst(t *testing.T) {
 	newIdleEnd, newIdle := open()
 	require.NotNil(t, busy)
 	limit.connState(busy, http.StateActive)
+	limit.enter(busy)
 	limit.connState(oldIdle, http.StateIdle)
 	limit.connState(newIdle, http.StateIdle)
 	assert.Equal(t, 3, limit.open())
@@ -53,7 +54,9 @@ func TestConnectionLimitShedsTheOldestIdleFirst(t *testing.T) {
 	assert.Equal(t, 1.0, testutil.ToFloat64(shed))
 
 	limit.connState(newIdle, http.StateActive)
+	limit.enter(newIdle)
 	limit.connState(fresh, http.StateActive)
+	limit.enter(fresh)
 	refusedEnd, refused := open()
 	assert.Nil(t, refused, "every connection serves a request: the newcomer waits for none")
 	assert.True(t, closed(refusedEnd))

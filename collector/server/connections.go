@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync"
@@ -22,6 +23,14 @@ import (
 // connection was closed opens another, as HTTP allows. Only when every
 // connection is serving a request (each bounded by the server's timeouts)
 // is the newcomer closed instead.
+//
+// "Serving a request" is one of the exporter's handlers running on it
+// (serving), not net/http's StateActive: a connection is active from its
+// request's headers until net/http has read what is left of the body
+// (up to 256 KiB, within the 2m read timeout), after the handler and
+// after a 401 from the login that never reaches one. A client announcing a
+// small body and never sending it would otherwise hold a place for 2m
+// without a login, and enough of them would close every probe.
 type connLimit struct {
 	max  int
 	shed prometheus.Counter
@@ -34,8 +43,9 @@ type connLimit struct {
 // it (http.Server.ConnState).
 type trackedConn struct {
 	net.Conn
-	state http.ConnState
-	since time.Time // when it entered state
+	state   http.ConnState
+	since   time.Time // when it entered state
+	serving int       // handlers running on it (HTTP/2: one per stream)
 }
 
 // newConnLimit allows max connections at once; shed counts those closed.
@@ -75,7 +85,7 @@ func (c *connLimit) admit(conn net.Conn) *trackedConn {
 	var victim *trackedConn
 	if len(c.conns) >= c.max {
 		for o := range c.conns {
-			if o.state != http.StateActive && (victim == nil || o.since.Before(victim.since)) {
+			if o.serving == 0 && (victim == nil || o.since.Before(victim.since)) {
 				victim = o
 			}
 		}
@@ -114,6 +124,51 @@ func (c *connLimit) connState(conn net.Conn, state http.ConnState) {
 	default:
 		tc.state, tc.since = state, time.Now()
 	}
+}
+
+// connKey is the context key under which connContext keeps a request's
+// connection.
+type connKey struct{}
+
+// connContext is the server's ConnContext hook: it keeps each
+// connection in its requests' contexts, for serving.
+func (c *connLimit) connContext(ctx context.Context, conn net.Conn) context.Context {
+	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok { // *tls.Conn around ours
+		conn = nc.NetConn()
+	}
+	if tc, ok := conn.(*trackedConn); ok {
+		return context.WithValue(ctx, connKey{}, tc)
+	}
+	return ctx
+}
+
+// serving wraps h: while it runs, its request's connection serves a
+// request and is never shed.
+func (c *connLimit) serving(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tc, _ := r.Context().Value(connKey{}).(*trackedConn)
+		if tc == nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		c.enter(tc)
+		defer c.leave(tc)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// enter and leave bracket a handler running on tc.
+func (c *connLimit) enter(tc *trackedConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tc.serving++
+}
+
+func (c *connLimit) leave(tc *trackedConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tc.serving--
+	tc.since = time.Now()
 }
 
 // open is how many connections are tracked now.

@@ -94,13 +94,14 @@ func maxConnections(flag int, nofile uint64, logs loggers) int {
 // header size and conns' connection tracking.
 func newServer(handler http.Handler, idleTimeout time.Duration, conns *connLimit, logs loggers) *http.Server {
 	return &http.Server{
-		Handler:           handler,
+		Handler:           conns.serving(handler),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ConnState:         conns.connState,
+		ConnContext:       conns.connContext,
 		ErrorLog:          httpErrorLog(logs.bridge),
 	}
 }

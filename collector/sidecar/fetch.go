@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/stoneforge/dispatch_exporter/collector/config"
 	"github.com/stoneforge/dispatch_exporter/collector/family"
@@ -264,7 +265,11 @@ func excerpt(body []byte, secrets []string) string {
 	}
 	s := config.Scrub(strings.Join(fields, " "), secrets)
 	if len(s) > max {
-		s = s[:max] + "…"
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) { // never half a character
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	if s == "" {
 		return "(empty body)"
