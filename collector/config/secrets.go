@@ -77,12 +77,15 @@ type secretList []string
 // path has it (Express' "Cannot GET /path?token=..."); JSON-escaped as
 // Go's encoding/json writes it (& < > as \u0026 \u003c \u003e) and as
 // PHP's json_encode does (/ as \/, which a Base64 credential may hold).
+// Percent-encoding is added with lowercase hex digits too (%2f), as some
+// clients and servers write it.
 func (s *secretList) add(secrets ...string) {
 	for _, v := range secrets {
 		if v == "" {
 			continue
 		}
-		forms := []string{v, url.QueryEscape(v), url.PathEscape(v)}
+		q, p := url.QueryEscape(v), url.PathEscape(v)
+		forms := []string{v, q, p, lowerHex(q), lowerHex(p)}
 		if j, err := json.Marshal(v); err == nil {
 			js := string(j[1 : len(j)-1])
 			forms = append(forms, js, strings.ReplaceAll(js, "/", `\/`))
@@ -147,4 +150,23 @@ func firstOf(v, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// lowerHex writes the hex digits of s's percent-escapes in lowercase.
+func lowerHex(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = lowerASCII(b[i+1]), lowerASCII(b[i+2])
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'F' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

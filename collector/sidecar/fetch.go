@@ -259,11 +259,13 @@ func excerpt(body []byte, secrets []string) string {
 	if window {
 		body = body[:excerptWindow]
 	}
-	fields := strings.Fields(string(body))
+	// Scrubbed before its whitespace is collapsed: a secret holding a run
+	// of spaces or a newline would not be found after.
+	fields := strings.Fields(config.Scrub(string(body), secrets))
 	if window && len(fields) > 0 {
 		fields = fields[:len(fields)-1]
 	}
-	s := config.Scrub(strings.Join(fields, " "), secrets)
+	s := strings.Join(fields, " ")
 	if len(s) > max {
 		cut := max
 		for cut > 0 && !utf8.RuneStart(s[cut]) { // never half a character

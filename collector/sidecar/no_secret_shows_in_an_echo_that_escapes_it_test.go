@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,12 @@ func TestNoSecretShowsInAnEchoThatEscapesIt(t *testing.T) {
 		case "/go":
 			w.WriteHeader(http.StatusUnauthorized)
 			_ = json.NewEncoder(w).Encode(map[string]string{"user": user, "password": pass})
+		case "/lowerhex":
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, "denied: password=%s", strings.ToLower(url.QueryEscape(pass)))
+		case "/raw":
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, "denied: password=%s", pass)
 		}
 	}))
 	t.Cleanup(daemon.Close)
@@ -51,6 +58,12 @@ func TestNoSecretShowsInAnEchoThatEscapesIt(t *testing.T) {
 			[]string{"pa55~~~w0rd?", b64("probe:pa55~~~w0rd?"), strings.ReplaceAll(b64("probe:pa55~~~w0rd?"), "/", `\/`)}},
 		{"go", "url: " + daemon.URL + "/go\n    basic_auth: {username: probe, password: 'p&ss<w0rd>'}",
 			[]string{"p&ss<w0rd>", `p\u0026ss\u003cw0rd\u003e`}},
+		{"lowercase percent-encoding", "url: " + daemon.URL + "/lowerhex\n    basic_auth: {username: probe, password: 'pa/ss+w0rd'}",
+			[]string{"pa%2fss%2bw0rd", "pa/ss+w0rd"}},
+		// The excerpt collapses whitespace: a secret holding a run of it
+		// must be found before.
+		{"whitespace run", "url: " + daemon.URL + "/raw\n    basic_auth: {username: probe, password: 'pass   w0rd'}",
+			[]string{"pass   w0rd", "pass w0rd"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
