@@ -454,16 +454,20 @@ func TestEndToEnd(t *testing.T) {
 	assert.Equal(t, 200, codes[len(codes)-1], "then stopped asking: the budget is spent")
 
 	// Gone (connection refused): nothing is known of a process that does
-	// not listen. The wedge resolves, DOWN warns, and after its longer for:
-	// the critical DispatchStatusDownLong pages.
+	// not listen, so the wedge verdict ends; but a stop is not a recovery:
+	// the page goes on as DispatchDaemonWedgedUnwatched, to the pager,
+	// until a usable status shows the loop running, and it inhibits the
+	// outage alerts of the same loop.
 	gone := time.Now()
 	s.fake.set(scriptedGone)
 	eventually(func() bool { return staleNow() == 0 }, "refused: no longer stale")
 	eventually(func() bool { _, ok := hook.received("DispatchDaemonWedged", fake, "resolved"); return ok }, "the wedge resolves")
 	eventually(func() bool {
-		n, ok := hook.first("DispatchStatusDownLong", fake, "firing", gone)
+		n, ok := hook.first("DispatchDaemonWedgedUnwatched", fake, "firing", gone)
 		return ok && n.Receiver == "dispatch-pager"
-	}, "a long outage pages")
+	}, "the page goes on while the loop is not seen running")
+	_, unwatchedResolved := hook.received("DispatchDaemonWedgedUnwatched", fake, "resolved")
+	assert.False(t, unwatchedResolved, "a refusal is no evidence the loop runs")
 	assert.False(t, firing("DispatchDaemonWedged"), "gone is DOWN, not wedged")
 	_, refiring := hook.first("DispatchDaemonWedged", fake, "firing", gone.Add(5*time.Second))
 	assert.False(t, refiring, "no wedge page while the daemon is gone")
