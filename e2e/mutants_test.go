@@ -34,8 +34,8 @@ var mutants = []mutant{
 	{
 		name: "no clock-step handling",
 		file: "dispatch/tracker.go",
-		old:  "t.stepAt, placeKnown = at, false",
-		new:  "placeKnown = false",
+		old:  "t.stepAt, placeKnown = at, false\n\t\t\tnotes = append(notes, \"the daemon's clock stepped against ours",
+		new:  "placeKnown = false\n\t\t\tnotes = append(notes, \"the daemon's clock stepped against ours",
 	},
 	{
 		name: "no restart detection from timestamps",
@@ -48,8 +48,8 @@ var mutants = []mutant{
 		// hang that goes on, so the two are removed together.
 		name: "no back-off or budget",
 		file: "dispatch/restart.go",
-		old:  "grace := thr << min(p.requests, maxGraceDoublings)",
-		new:  "grace := thr\n\t\tp.Budget = p.requests + 1",
+		old:  "grace := thresholdOf(o) << min(p.requests, maxGraceDoublings)",
+		new:  "grace := thresholdOf(o)\n\t\tp.Budget = p.requests + 1",
 	},
 	{
 		name: "no budget",
