@@ -28,7 +28,9 @@ import (
 // within 3 s, the kubelet probe's timeoutSeconds); 50 parallel requests
 // with 900 KB headers (their answers, the peak RSS they add); a 64 MiB
 // config file (--config.check's answer and time), a reload of 50 MiB and
-// one just under the 4 MiB limit (answer, time, peak RSS). Run it with
+// one just under the 4 MiB limit (answer, time, peak RSS); a target whose
+// host drops SYNs (connection attempts and goroutines left when 4 clients
+// stop; Linux only). Run it with
 //
 //	cd e2e && go test -run '^$' -bench HostileClients -benchtime 1x -timeout 15m .
 func BenchmarkHostileClients(b *testing.B) {
@@ -41,6 +43,7 @@ func BenchmarkHostileClients(b *testing.B) {
 		b.Run("idle-connections", func(b *testing.B) { idleConnections(b, bin) })
 		b.Run("large-headers", func(b *testing.B) { largeHeaders(b, bin) })
 		b.Run("large-config", func(b *testing.B) { largeConfig(b, bin) })
+		b.Run("syn-dropping-target", func(b *testing.B) { synDroppingTarget(b, bin) })
 	}
 }
 
