@@ -16,6 +16,9 @@ type policyRun struct {
 	policy RestartPolicy
 	// asked counts 503 answers; requests counts the requests begun.
 	asked, requests int
+	// failures is the kubelet's failureThreshold (probe); inRow counts its
+	// 503s in a row, kills the restarts it made.
+	failures, inRow, kills int
 }
 
 var p0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -24,7 +27,8 @@ func pat(s float64) time.Time { return p0.Add(time.Duration(s * float64(time.Sec
 
 // newPolicyRun: a kubelet that restarts after failures answers in a row.
 func newPolicyRun(t *testing.T, threshold time.Duration, failures int) *policyRun {
-	return &policyRun{t: t, tr: NewTracker(threshold), policy: RestartPolicy{FailureThreshold: failures, Budget: 3}}
+	return &policyRun{t: t, tr: NewTracker(threshold), policy: RestartPolicy{FailureThreshold: failures, Budget: 3},
+		failures: failures}
 }
 
 // live answers liveness on o at s.
@@ -38,6 +42,29 @@ func (r *policyRun) live(o Observation, s float64) Liveness {
 		r.requests++
 	}
 	return l
+}
+
+// probe answers a kubelet's liveness probe on o at s: killed is true when
+// this answer is the failures-th 503 in a row, so the kubelet restarts the
+// container (and counts afresh).
+func (r *policyRun) probe(o Observation, s float64) (l Liveness, killed bool) {
+	l = r.live(o, s)
+	if !l.Restart {
+		r.inRow = 0
+		return l, false
+	}
+	if r.inRow++; r.inRow < r.failures {
+		return l, false
+	}
+	r.inRow = 0
+	r.kills++
+	return l, true
+}
+
+// wedged: a running daemon whose cycle has been in flight since -10s.
+func wedged(s float64) Report {
+	return Report{Available: true, Running: true, HealthKnown: true, Interval: time.Second,
+		ComputedAt: pat(s), LastStarted: pat(-10), LastCompleted: pat(-11)}
 }
 
 // cycling: a running daemon whose last cycle started at s-0.1 and completed.
@@ -63,8 +90,7 @@ func TestRestartPolicyBacksOffSoASlowStartUpFinishes(t *testing.T) {
 	t.Parallel()
 	r := newPolicyRun(t, 3*time.Second, 3) // kubelet: 3 failures 1s apart
 	r.tr.Answer(cycling(0), pat(0))
-	processStart, kills := -1.0, 0 // the daemon hangs from 1s; each kill starts a 9s start-up that hangs
-	consecutive := 0
+	processStart := -1.0 // the daemon hangs from 1s; each kill starts a 9s start-up that hangs
 	for s := 1.0; s <= 120; s++ {
 		var o Observation
 		switch {
@@ -73,18 +99,12 @@ func TestRestartPolicyBacksOffSoASlowStartUpFinishes(t *testing.T) {
 		default:
 			o = r.hang(s, 1)
 		}
-		if r.live(o, s).Restart {
-			consecutive++
-		} else {
-			consecutive = 0
-		}
-		if consecutive == 3 {
-			kills++
-			consecutive, processStart = 0, s
+		if _, killed := r.probe(o, s); killed {
+			processStart = s
 		}
 	}
-	assert.LessOrEqual(t, kills, 3, "kills bounded by the budget")
-	assert.GreaterOrEqual(t, kills, 1)
+	assert.LessOrEqual(t, r.kills, 3, "kills bounded by the budget")
+	assert.GreaterOrEqual(t, r.kills, 1)
 	require.NotEqual(t, -1.0, processStart)
 	assert.False(t, r.policy.Spent(), "the last start-up finished and cycled: the episode ended")
 	assert.Zero(t, r.policy.Requests(), "a completed cycle restores the budget")
@@ -96,7 +116,7 @@ func TestRestartPolicyBacksOffSoASlowStartUpFinishes(t *testing.T) {
 func TestRestartPolicyGivesTheNextProcessItsGraceWhateverItAnswers(t *testing.T) {
 	t.Parallel()
 	r := newPolicyRun(t, 5*time.Second, 3)
-	consecutive, started, kills := 0, -1.0, 0
+	started := -1.0
 	for s := 0.0; s <= 60; s++ {
 		var o Observation
 		if started >= 0 && s-started >= 4 {
@@ -104,17 +124,11 @@ func TestRestartPolicyGivesTheNextProcessItsGraceWhateverItAnswers(t *testing.T)
 		} else {
 			o = r.tr.Answer(noCycleYet(s), pat(s))
 		}
-		if r.live(o, s).Restart {
-			consecutive++
-		} else {
-			consecutive = 0
-		}
-		if consecutive == 3 {
-			kills++
-			consecutive, started = 0, s
+		if _, killed := r.probe(o, s); killed {
+			started = s
 		}
 	}
-	assert.Equal(t, 1, kills, "one restart: the new process gets its full grace")
+	assert.Equal(t, 1, r.kills, "one restart: the new process gets its full grace")
 	assert.Equal(t, 1, r.requests)
 }
 
@@ -191,10 +205,6 @@ func TestRestartPolicyRequestEndsOnItsCountOrANewProcess(t *testing.T) {
 func TestRestartPolicyNeverFeedsTheDecision(t *testing.T) {
 	t.Parallel()
 	r := newPolicyRun(t, 3*time.Second, 3)
-	wedged := func(s float64) Report {
-		return Report{Available: true, Running: true, HealthKnown: true, Interval: time.Second,
-			ComputedAt: pat(s), LastStarted: pat(-10), LastCompleted: pat(-11)}
-	}
 	for s := 0.0; s <= 120; s++ {
 		var o Observation
 		if int(s)%2 == 0 {

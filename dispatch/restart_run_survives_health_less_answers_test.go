@@ -20,33 +20,25 @@ import (
 func TestAWedgeWithHealthLessAnswersIsRestartedBeforeTheBudgetIsSpent(t *testing.T) {
 	t.Parallel()
 	r := newPolicyRun(t, 3*time.Second, 3)
-	wedged := func(s float64) Report {
+	wedgedLong := func(s float64) Report {
 		return Report{Available: true, Running: true, HealthKnown: true, Interval: time.Second,
 			ComputedAt: pat(s), LastStarted: pat(-600), LastCompleted: pat(-601)}
 	}
 	healthLess := Report{Available: true, Running: true, Interval: time.Second}
-	consecutive, kills, spentAt := 0, 0, -1.0
+	spentAt := -1.0
 	for s := 0.0; s <= 600; s++ {
 		var o Observation
 		if int(s)%3 == 2 {
 			o = r.tr.Answer(healthLess, pat(s))
 		} else {
-			o = r.tr.Answer(wedged(s), pat(s))
+			o = r.tr.Answer(wedgedLong(s), pat(s))
 		}
 		assert.True(t, o.Assessment.Stale, "%vs: the page stays up", s)
-		l := r.live(o, s)
-		if l.Restart {
-			consecutive++
-		} else {
-			consecutive = 0
-		}
-		if consecutive == 3 { // the kubelet kills; here the kill does not help
-			kills, consecutive = kills+1, 0
-		}
+		l, _ := r.probe(o, s) // a kill here does not help
 		if l.GaveUp {
 			spentAt = s
 		}
 	}
-	assert.Positive(t, kills, "a visible wedge, budget left: some 503 run must reach failureThreshold (%d requests, %d 503s, budget spent at %vs)",
+	assert.Positive(t, r.kills, "a visible wedge, budget left: some 503 run must reach failureThreshold (%d requests, %d 503s, budget spent at %vs)",
 		r.requests, r.asked, spentAt)
 }

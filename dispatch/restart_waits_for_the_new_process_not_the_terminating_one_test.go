@@ -23,19 +23,7 @@ import (
 // grace: the hang's start is known).
 func TestRestartWaitsForTheNewProcessNotTheTerminatingOne(t *testing.T) {
 	t.Parallel()
-	r := newPolicyRun(t, 3*time.Second, 3)
-	wedged := func(s float64) Report {
-		return Report{Available: true, Running: true, HealthKnown: true, Interval: time.Second,
-			ComputedAt: pat(s), LastStarted: pat(-10), LastCompleted: pat(-11)}
-	}
-	// Liveness every second; request 1 answers 503 three times: killed at 3s.
-	for s := 1.0; s <= 3; s++ {
-		assert.True(t, r.live(r.tr.Answer(wedged(s), pat(s)), s).Restart, "%vs: request 1", s)
-	}
-	// Termination: the old process answers scrapes every 5s, no liveness probes.
-	for s := 5.0; s <= 30; s += 5 {
-		r.tr.Answer(wedged(s), pat(s))
-	}
+	r := killedWhileWedged(t)
 	// SIGKILL at 33s; the new process listens at 33.5s and answers 503
 	// "starting" for 9s. The kubelet probes it every second from 34.5s.
 	for s := 34.5; s < 42.5; s++ {
@@ -52,20 +40,27 @@ func TestRestartWaitsForTheNewProcessNotTheTerminatingOne(t *testing.T) {
 // the decision about the process that was terminating.
 func TestFirstProbeOfANewProcessCarriesNoRestartFromTheTerminatingOne(t *testing.T) {
 	t.Parallel()
+	r := killedWhileWedged(t)
+	// The new process listens at 33.5s; the probe at 34.5s gives up after 2s.
+	o := r.tr.Pending("no answer within this caller's deadline; the request goes on", pat(34.5), pat(36.5))
+	l := r.live(o, 36.5)
+	assert.False(t, l.Restart, "a probe that stopped waiting 3s into the new process's life answered 503 on the old one's decision: %s", l.Reason)
+}
+
+// killedWhileWedged is the history both tests share, up to the old
+// process's SIGKILL at 33s: liveness every second, request 1 answers 503
+// three times (the kubelet kills at 3s); then the terminating process
+// answers scrapes every 5s with the same stamps, and is not probed.
+func killedWhileWedged(t *testing.T) *policyRun {
+	t.Helper()
 	r := newPolicyRun(t, 3*time.Second, 3)
-	wedged := func(s float64) Report {
-		return Report{Available: true, Running: true, HealthKnown: true, Interval: time.Second,
-			ComputedAt: pat(s), LastStarted: pat(-10), LastCompleted: pat(-11)}
-	}
 	for s := 1.0; s <= 3; s++ {
-		r.live(r.tr.Answer(wedged(s), pat(s)), s)
+		_, killed := r.probe(r.tr.Answer(wedged(s), pat(s)), s)
+		require.Equal(t, s == 3, killed, "%vs: request 1 answers 503, the kubelet kills at its third", s)
 	}
 	require.Equal(t, 1, r.requests, "the terminating process was asked to restart")
 	for s := 5.0; s <= 30; s += 5 {
 		r.tr.Answer(wedged(s), pat(s))
 	}
-	// The new process listens at 33.5s; the probe at 34.5s gives up after 2s.
-	o := r.tr.Pending("no answer within this caller's deadline; the request goes on", pat(34.5), pat(36.5))
-	l := r.live(o, 36.5)
-	assert.False(t, l.Restart, "a probe that stopped waiting 3s into the new process's life answered 503 on the old one's decision: %s", l.Reason)
+	return r
 }
