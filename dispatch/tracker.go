@@ -230,7 +230,7 @@ func (t *Tracker) Fail(e Evidence, detail string, start, end time.Time) Observat
 // for a restart (the restart policy may still act on RestartSaidAt, an
 // earlier request's decision about the same process).
 func (t *Tracker) Pending(detail string, start, at time.Time) Observation {
-	obs := Observation{Pending: true, Completions: t.completions, RestartSaidAt: t.restartAt, GoneAt: t.goneAt, NewProcessAt: t.newAt}
+	obs := t.carried(Observation{Pending: true})
 	if !t.decided {
 		obs.Assessment = Decide(Look{})
 		obs.Assessment.Reason += ": " + detail
@@ -297,6 +297,12 @@ func (t *Tracker) decide(obs Observation, l Look, at time.Time) Observation {
 		// serves now.
 		t.restartAt = time.Time{}
 	}
+	return t.carried(obs)
+}
+
+// carried is obs with what the restart policy reads of every request so
+// far, whichever request saw it: decisions and Pending alike carry it.
+func (t *Tracker) carried(obs Observation) Observation {
 	obs.Completions, obs.RestartSaidAt, obs.GoneAt, obs.NewProcessAt = t.completions, t.restartAt, t.goneAt, t.newAt
 	return obs
 }
