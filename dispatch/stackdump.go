@@ -56,16 +56,14 @@ func hungFirst(stacks []byte, id uint64) []byte {
 		return stacks
 	}
 	head := fmt.Appendf(nil, "goroutine %d [", id)
-	start := -1
 	if bytes.HasPrefix(stacks, head) {
 		return stacks
 	}
-	if i := bytes.Index(stacks, append([]byte("\n\n"), head...)); i >= 0 {
-		start = i + 2
-	}
-	if start < 0 {
+	i := bytes.Index(stacks, append([]byte("\n\n"), head...))
+	if i < 0 {
 		return stacks
 	}
+	start := i + 2
 	end := len(stacks)
 	if j := bytes.Index(stacks[start:], []byte("\n\n")); j >= 0 {
 		end = start + j + 2
