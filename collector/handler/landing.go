@@ -17,9 +17,19 @@ import (
 // Landing serves exporter-toolkit's landing page with, above its links, each
 // loop's verdict in words (healthy / stuck / wedged, since when, last
 // error), rendered afresh per request. states gets the request's context:
-// a source may read what it has not read lately (Targets.FreshStates).
+// a source may read what it has not read lately (Targets.FreshStates), so
+// it is asked only for the page itself: any other path (the landing page
+// is mounted on /) is 404 first, and reads no daemon.
 func Landing(cfg web.LandingConfig, states func(context.Context) []family.LoopState) http.Handler {
+	root := cfg.RoutePrefix // as web.NewLandingPage serves it
+	if !strings.HasSuffix(root, "/") {
+		root += "/"
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != root {
+			http.NotFound(w, r)
+			return
+		}
 		c := cfg
 		c.Links = append([]web.LandingLinks(nil), cfg.Links...) // NewLandingPage edits them
 		c.ExtraHTML = statesHTML(states(r.Context()), time.Now()) + cfg.ExtraHTML

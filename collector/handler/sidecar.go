@@ -103,17 +103,13 @@ func (s *Sidecar) Probe(w http.ResponseWriter, r *http.Request) {
 // daemon on any answer of 400 or more.
 func (s *Sidecar) TargetHealthy(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	name := r.URL.Query().Get("target")
-	if name == "" {
-		name = s.Default
-	}
-	t, ok := s.Targets.Get(name)
+	name, t, ok := s.lookup(r)
 	if !ok {
 		msg := "no target given and no default target"
 		if name != "" {
 			msg = fmt.Sprintf("unknown target %q", echoName(name))
 		}
-		s.unknownTarget(msg)
+		s.logUnknown(msg)
 		fmt.Fprintf(w, "%s: answering 200 (fail open): no evidence about any daemon\n", msg)
 		return
 	}
@@ -134,15 +130,11 @@ func (s *Sidecar) TargetHealthy(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// unknownTarget counts a liveness probe for no configured target and logs
-// problem, the first time and then at most once a minute, with how many
-// such requests came since the last line. Nothing is kept per name: a
-// caller asking for thousands of names costs no memory and a line a
-// minute.
-func (s *Sidecar) unknownTarget(problem string) {
-	if s.UnknownTargets != nil {
-		s.UnknownTargets.Inc()
-	}
+// logUnknown logs problem, a liveness probe for no configured target, the
+// first time and then at most once a minute, with how many such requests
+// came since the last line. Nothing is kept per name: a caller asking for
+// thousands of names costs no memory and a line a minute.
+func (s *Sidecar) logUnknown(problem string) {
 	s.unknownSince.Add(1)
 	now := time.Now().UnixNano()
 	if s.Now != nil {
@@ -169,30 +161,38 @@ func echoName(name string) string {
 	return fmt.Sprintf("%s... (%d bytes)", name[:cut], len(name))
 }
 
-// target resolves ?target=NAME, or the default target when none is given.
-// An unknown name gets 400 and is never fetched (this is not an open
-// proxy); the answer names no configured target.
-func (s *Sidecar) target(w http.ResponseWriter, r *http.Request) (*sidecar.Target, bool) {
-	name := r.URL.Query().Get("target")
+// lookup resolves ?target=NAME, or the default target when none is given,
+// and counts a request for no configured target (an unknown name, or none
+// without a default) in UnknownTargets.
+func (s *Sidecar) lookup(r *http.Request) (name string, t *sidecar.Target, ok bool) {
+	name = r.URL.Query().Get("target")
 	if name == "" {
 		name = s.Default
 	}
+	if name != "" {
+		t, ok = s.Targets.Get(name)
+	}
+	if !ok && s.UnknownTargets != nil {
+		s.UnknownTargets.Inc()
+	}
+	return name, t, ok
+}
+
+// target is lookup for /probe: no configured target gets 400 and is never
+// fetched (this is not an open proxy); the answer names no configured
+// target.
+func (s *Sidecar) target(w http.ResponseWriter, r *http.Request) (*sidecar.Target, bool) {
+	name, t, ok := s.lookup(r)
 	// Neither answer lists the configured names: an unauthenticated caller
 	// learns nothing about the other daemons (blackbox_exporter's
 	// "Unknown module" likewise).
-	if name == "" {
+	switch {
+	case name == "":
 		http.Error(w, "target parameter is missing", http.StatusBadRequest)
-		return nil, false
-	}
-	t, ok := s.Targets.Get(name)
-	if !ok {
-		if s.UnknownTargets != nil {
-			s.UnknownTargets.Inc()
-		}
+	case !ok:
 		http.Error(w, "unknown target", http.StatusBadRequest)
-		return nil, false
 	}
-	return t, true
+	return t, ok
 }
 
 // probe probes t within the scrape's deadline.

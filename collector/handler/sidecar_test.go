@@ -275,7 +275,9 @@ func TestTargetHealthyNeverRestartsOnUnusableAnswers(t *testing.T) {
 
 func TestLandingShowsStatesEscaped(t *testing.T) {
 	t.Parallel()
+	asked := 0
 	states := func(context.Context) []family.LoopState {
+		asked++
 		return []family.LoopState{
 			{Name: "a", Up: true, State: "wedged", Since: t0, SinceCompleted: 90 * time.Second, Reason: "cycle in flight"},
 			{Name: "b", State: "down", Error: `<script>alert("x")</script>`},
@@ -293,6 +295,7 @@ func TestLandingShowsStatesEscaped(t *testing.T) {
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/nope", nil))
 	assert.Equal(t, 404, rec.Code)
+	assert.Equal(t, 1, asked, "only the page itself asks for the states (which may read daemons), not a 404")
 }
 
 // The landing page shows each target's decision with when it was taken and

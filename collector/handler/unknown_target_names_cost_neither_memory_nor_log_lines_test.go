@@ -47,7 +47,8 @@ func TestUnknownTargetNamesCostNeitherMemoryNorLogLines(t *testing.T) {
 }
 
 // TestUnknownProbeTargetsAreCounted: /probe refuses a name it does not
-// know with 400, and counts it.
+// know, or none without a default target, with 400, and counts it, as
+// /-/target/healthy does; a configured name is not counted.
 func TestUnknownProbeTargetsAreCounted(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "a")
@@ -57,7 +58,17 @@ func TestUnknownProbeTargetsAreCounted(t *testing.T) {
 		code, _ := get(t, f.side.Probe, "/probe?target="+name)
 		require.Equal(t, 400, code)
 	}
-	assert.Equal(t, 3.0, testutil.ToFloat64(unknown))
+	code, body := get(t, f.side.Probe, "/probe")
+	require.Equal(t, 400, code)
+	require.Contains(t, body, "target parameter is missing")
+	code, _ = get(t, f.side.TargetHealthy, "/-/target/healthy")
+	require.Equal(t, 200, code, "fail open")
+	assert.Equal(t, 5.0, testutil.ToFloat64(unknown))
+
+	f.daemon.Answer(status(0, at(0)))
+	code, _ = get(t, f.side.Probe, "/probe?target=a")
+	require.Equal(t, 200, code)
+	assert.Equal(t, 5.0, testutil.ToFloat64(unknown), "a configured target is not counted")
 }
 
 func heapAfterGC() uint64 {

@@ -39,12 +39,12 @@ type connLimit struct {
 	conns map[*trackedConn]struct{}
 }
 
-// trackedConn is one accepted connection and what the server last said of
-// it (http.Server.ConnState).
+// trackedConn is one accepted connection: since when it last changed state
+// (http.Server.ConnState) or last ended a request, and how many of our
+// handlers run on it.
 type trackedConn struct {
 	net.Conn
-	state   http.ConnState
-	since   time.Time // when it entered state
+	since   time.Time // its last change of state or end of a request
 	serving int       // handlers running on it (HTTP/2: one per stream)
 }
 
@@ -80,7 +80,7 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 // when the limit is reached; it returns nil (and closes conn) when every
 // connection is serving one.
 func (c *connLimit) admit(conn net.Conn) *trackedConn {
-	tc := &trackedConn{Conn: conn, state: http.StateNew, since: time.Now()}
+	tc := &trackedConn{Conn: conn, since: time.Now()}
 	c.mu.Lock()
 	var victim *trackedConn
 	if len(c.conns) >= c.max {
@@ -106,8 +106,9 @@ func (c *connLimit) admit(conn net.Conn) *trackedConn {
 	return tc
 }
 
-// connState is the server's ConnState hook: it records each connection's
-// state, and forgets it once closed or hijacked.
+// connState is the server's ConnState hook: it notes when each connection
+// changed state, and forgets it once closed or hijacked. Which state it is
+// in is never asked: serving, not net/http's state, decides what is shed.
 func (c *connLimit) connState(conn net.Conn, state http.ConnState) {
 	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok { // *tls.Conn around ours
 		conn = nc.NetConn()
@@ -122,7 +123,7 @@ func (c *connLimit) connState(conn net.Conn, state http.ConnState) {
 	case http.StateClosed, http.StateHijacked:
 		delete(c.conns, tc)
 	default:
-		tc.state, tc.since = state, time.Now()
+		tc.since = time.Now()
 	}
 }
 

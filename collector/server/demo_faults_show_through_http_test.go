@@ -29,7 +29,8 @@ func TestDemoWedgeAndStuckThroughHTTP(t *testing.T) {
 	var body string
 	require.Eventually(t, func() bool {
 		_, body = httpGet(t, e.url("/metrics"))
-		return metric(body, `dispatch_poll_cycles_total{loop="dispatch",result="ok"}`) != "0"
+		ok := metric(body, `dispatch_poll_cycles_total{loop="dispatch",result="ok"}`)
+		return ok != "" && ok != "0" // the series exists, and counts a cycle
 	}, 10*time.Second, 10*time.Millisecond, "a first cycle")
 	for _, family := range []string{"dispatch_poll_last_started_seconds", "dispatch_poll_last_completed_seconds", "dispatch_poll_in_flight",
 		"dispatch_poll_stale", "dispatch_poll_stale_threshold_seconds", "dispatch_poll_interval_seconds", "dispatch_stuck_queue",

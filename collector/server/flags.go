@@ -44,7 +44,6 @@ type flags struct {
 	logLevel         string
 	logFormat        string
 	livenessMode     string
-	listen           []string
 	stackDir         string
 	configFile       string
 	livenessWait     time.Duration
@@ -106,7 +105,6 @@ func (f *flags) parse(args []string, stderr io.Writer) (code int, ok bool) {
 		return f.exited, false
 	}
 	if err == nil {
-		f.listen = *f.web.WebListenAddresses
 		err = f.validate()
 	}
 	if err != nil {
@@ -137,7 +135,7 @@ func (f *flags) validate() error {
 		return fmt.Errorf("--target.max-body-bytes=%s: must be a positive size such as 64KiB or 1MiB", f.maxBodyText)
 	}
 	f.maxBody = size
-	for _, addr := range f.listen {
+	for _, addr := range *f.web.WebListenAddresses {
 		if err := validListenAddress(addr); err != nil {
 			return fmt.Errorf("--web.listen-address=%s: %w", addr, err)
 		}

@@ -88,7 +88,7 @@ func mountDemo(ctx context.Context, f *flags, reg *prometheus.Registry, mux *htt
 	mux.Handle(f.metricsPath, handler.Exposition(reg, logger, true))
 	d.Routes(mux)
 	landing.Links = append(landing.Links, web.LandingLinks{Address: demo.StatusPath, Text: "Status", Description: "the demo daemon in smithy's JSON shape"})
-	landing.ExtraHTML = demoHelp(f.listen[0])
+	landing.ExtraHTML = demoHelp((*f.web.WebListenAddresses)[0])
 	if err := d.Start(ctx); err != nil {
 		level.Error(logger).Log("msg", "cannot start the demo", "err", err)
 		return nil, nil, 1

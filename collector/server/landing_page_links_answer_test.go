@@ -12,14 +12,23 @@ import (
 )
 
 // TestLandingPageLinksAnswer: every link and the prefilled probe form of
-// the landing page answer 200, in flag mode and with a config file.
+// the landing page answer 200, in flag mode and with a config file. The
+// form is prefilled with the default target in flag mode, and left empty
+// with a config file, which has no default.
 func TestLandingPageLinksAnswer(t *testing.T) {
 	t.Parallel()
 	cfg := filepath.Join(t.TempDir(), "dispatch.yml")
 	require.NoError(t, os.WriteFile(cfg, []byte("targets: [{name: a, url: 'http://127.0.0.1:1/status'}]"), 0o600))
 	href := regexp.MustCompile(`href="([^"]+)"`)
 	value := regexp.MustCompile(`name="target"[^>]*value="([^"]*)"`)
-	for _, args := range [][]string{{"--target.url=http://127.0.0.1:1/status"}, {"--config.file=" + cfg}} {
+	for _, c := range []struct {
+		args    []string
+		prefill string
+	}{
+		{[]string{"--target.url=http://127.0.0.1:1/status"}, "default"},
+		{[]string{"--config.file=" + cfg}, ""},
+	} {
+		args := c.args
 		e := startExporter(t, args...)
 		_, landing := httpGet(t, e.url("/"))
 		links := href.FindAllStringSubmatch(landing, -1)
@@ -31,8 +40,13 @@ func TestLandingPageLinksAnswer(t *testing.T) {
 			code, _ := httpGet(t, e.url("/"+strings.TrimPrefix(l[1], "/")))
 			assert.Equal(t, 200, code, "%v: link %s", args, l[1])
 		}
-		if m := value.FindStringSubmatch(landing); m != nil && m[1] != "" {
-			code, _ := httpGet(t, e.url("/probe?target="+m[1]))
+		prefill := ""
+		if m := value.FindStringSubmatch(landing); m != nil {
+			prefill = m[1]
+		}
+		require.Equal(t, c.prefill, prefill, "%v: the form's target", args)
+		if prefill != "" {
+			code, _ := httpGet(t, e.url("/probe?target="+prefill))
 			assert.Equal(t, 200, code, "%v: the prefilled form", args)
 		}
 	}
