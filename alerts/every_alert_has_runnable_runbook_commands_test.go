@@ -10,34 +10,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stoneforge/dispatch_exporter/alerts/runbook"
 	"github.com/stoneforge/dispatch_exporter/collector/family"
 )
 
 // The runbook's commands are fenced blocks whose info string names where
-// they run, e.g. "```sh runbook=kubernetes"; the tests that run them
-// (deploy/ for kubectl and systemd, e2e/ for curl and the bare process)
-// read the same tags. A section of a new alert only has to follow the same
-// format to be checked and run.
+// they run, e.g. "```sh runbook=kubernetes"; package runbook reads them
+// for these tests and for the ones that run them (deploy/ for kubectl and
+// systemd, e2e/ for curl and the bare process). A section of a new alert
+// only has to follow the same format to be checked and run.
 
-// runbookBlock is one tagged fenced block of RUNBOOK.md.
-type runbookBlock struct {
-	lang, where, body string
-	// confirm: the block is in the section's "Confirm the fix." part.
-	confirm bool
-}
-
-// runbookSection is one "## Heading" of RUNBOOK.md.
-type runbookSection struct {
-	title, text string
-	blocks      []runbookBlock
-}
-
-var (
-	fenceRE = regexp.MustCompile("(?s)```(\\w+) runbook=(\\w+)\n(.*?)```")
-	// anyFenceRE finds every fenced block: none may go untagged by mistake
-	// ("```sh" alone would be a command no test runs).
-	anyFenceRE = regexp.MustCompile("(?m)^```(\\S*)(.*)$")
-)
+// anyFenceRE finds every fenced block: none may go untagged by mistake
+// ("```sh" alone would be a command no test runs).
+var anyFenceRE = regexp.MustCompile("(?m)^```(\\S*)(.*)$")
 
 // commandsByTag is which programs each tag may run: exactly those its
 // runner test knows how to run.
@@ -48,45 +33,20 @@ var commandsByTag = map[string][]string{
 	"local":      {"curl"},                               // e2e: against a running exporter and daemon
 }
 
-func readRunbook(t *testing.T) []runbookSection {
+func readRunbook(t *testing.T) []runbook.Section {
 	t.Helper()
 	b, err := os.ReadFile("RUNBOOK.md")
 	require.NoError(t, err)
-	var sections []runbookSection
-	for _, part := range strings.Split("\n"+string(b), "\n## ")[1:] {
-		title, text, _ := strings.Cut(part, "\n")
-		s := runbookSection{title: strings.TrimSpace(title), text: text}
-		_, confirmPart, _ := strings.Cut(text, "**Confirm the fix.**")
-		confirmAt := len(text) - len(confirmPart)
-		for _, m := range fenceRE.FindAllStringSubmatchIndex(text, -1) {
-			s.blocks = append(s.blocks, runbookBlock{
-				lang: text[m[2]:m[3]], where: text[m[4]:m[5]], body: text[m[6]:m[7]],
-				confirm: confirmPart != "" && m[0] >= confirmAt,
-			})
-		}
-		sections = append(sections, s)
-	}
+	sections := runbook.Parse(string(b))
 	require.NotEmpty(t, sections)
 	return sections
 }
 
-// commandLines are a block's commands: one a line, comments and blank
-// lines left out.
-func commandLines(body string) []string {
-	var lines []string
-	for _, l := range strings.Split(body, "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
-		}
-	}
-	return lines
-}
-
 func TestEveryAlertHasARunbookWithCommandsForEachPlatform(t *testing.T) {
 	t.Parallel()
-	sections := map[string]runbookSection{}
+	sections := map[string]runbook.Section{}
 	for _, s := range readRunbook(t) {
-		sections[s.title] = s
+		sections[s.Title] = s
 	}
 	alerts := map[string]bool{}
 	for _, r := range loadAlerts(t) {
@@ -96,13 +56,13 @@ func TestEveryAlertHasARunbookWithCommandsForEachPlatform(t *testing.T) {
 			continue
 		}
 		for _, part := range []string{"**Means.**", "**Check.**", "**Do.**", "**Confirm the fix.**"} {
-			assert.Contains(t, s.text, part, "%s: the runbook says what it %s", r.Alert, strings.Trim(part, "*."))
+			assert.Contains(t, s.Text, part, "%s: the runbook says what it %s", r.Alert, strings.Trim(part, "*."))
 		}
 		where := map[string]int{}
 		confirmed := false
-		for _, b := range s.blocks {
-			where[b.where]++
-			confirmed = confirmed || b.confirm
+		for _, b := range s.Blocks {
+			where[b.Where]++
+			confirmed = confirmed || b.Confirm
 		}
 		assert.NotZero(t, where["kubernetes"], "%s: commands for Kubernetes (```sh runbook=kubernetes)", r.Alert)
 		assert.NotZero(t, where["systemd"], "%s: commands for systemd (```sh runbook=systemd)", r.Alert)
@@ -129,22 +89,22 @@ func TestRunbookCommandsAreOnesTheirTestsRun(t *testing.T) {
 
 	seen := map[string]int{}
 	for _, s := range readRunbook(t) {
-		for _, blk := range s.blocks {
-			seen[blk.where]++
-			if blk.where == "promql" {
+		for _, blk := range s.Blocks {
+			seen[blk.Where]++
+			if blk.Where == "promql" {
 				continue // checked below
 			}
-			allowed, ok := commandsByTag[blk.where]
-			if !assert.True(t, ok, "%s: unknown tag runbook=%s", s.title, blk.where) {
+			allowed, ok := commandsByTag[blk.Where]
+			if !assert.True(t, ok, "%s: unknown tag runbook=%s", s.Title, blk.Where) {
 				continue
 			}
-			assert.Equal(t, "sh", blk.lang, "%s: runbook=%s blocks are shell", s.title, blk.where)
-			lines := commandLines(blk.body)
-			assert.NotEmpty(t, lines, "%s: an empty runbook=%s block", s.title, blk.where)
+			assert.Equal(t, "sh", blk.Lang, "%s: runbook=%s blocks are shell", s.Title, blk.Where)
+			lines := runbook.Lines(blk.Body)
+			assert.NotEmpty(t, lines, "%s: an empty runbook=%s block", s.Title, blk.Where)
 			for _, line := range lines {
 				assert.Contains(t, allowed, strings.Fields(line)[0],
-					"%s: %q runs in a runbook=%s block, whose test runs only %v", s.title, line, blk.where, allowed)
-				assert.False(t, strings.HasSuffix(line, `\`), "%s: one command a line: %q", s.title, line)
+					"%s: %q runs in a runbook=%s block, whose test runs only %v", s.Title, line, blk.Where, allowed)
+				assert.False(t, strings.HasSuffix(line, `\`), "%s: one command a line: %q", s.Title, line)
 			}
 		}
 	}
@@ -169,20 +129,20 @@ func TestRunbookQueriesParse(t *testing.T) {
 	p := parser.NewParser(parser.Options{})
 	n := 0
 	for _, s := range readRunbook(t) {
-		for _, blk := range s.blocks {
-			if blk.where != "promql" {
+		for _, blk := range s.Blocks {
+			if blk.Where != "promql" {
 				continue
 			}
-			assert.Equal(t, "promql", blk.lang, s.title)
-			for _, q := range commandLines(blk.body) {
+			assert.Equal(t, "promql", blk.Lang, s.Title)
+			for _, q := range runbook.Lines(blk.Body) {
 				n++
 				ast, err := p.ParseExpr(q)
-				if !assert.NoError(t, err, "%s: %s", s.title, q) {
+				if !assert.NoError(t, err, "%s: %s", s.Title, q) {
 					continue
 				}
 				parser.Inspect(ast, func(node parser.Node, _ []parser.Node) error {
 					if vs, ok := node.(*parser.VectorSelector); ok {
-						assert.True(t, exported[vs.Name], "%s: %q is not exported", s.title, vs.Name)
+						assert.True(t, exported[vs.Name], "%s: %q is not exported", s.Title, vs.Name)
 					}
 					return nil
 				})

@@ -6,6 +6,7 @@ require (
 	github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring v0.95.2
 	github.com/prometheus/exporter-toolkit v0.20.0
 	github.com/stoneforge/dispatch_exporter v0.0.0
+	github.com/stoneforge/dispatch_exporter/alerts v0.0.0
 	github.com/stretchr/testify v1.12.1
 	go.yaml.in/yaml/v2 v2.4.4
 	golang.org/x/crypto v0.58.0
@@ -56,3 +57,5 @@ require (
 )
 
 replace github.com/stoneforge/dispatch_exporter => ../
+
+replace github.com/stoneforge/dispatch_exporter/alerts => ../alerts

@@ -26,6 +26,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
+
+	"github.com/stoneforge/dispatch_exporter/alerts/runbook"
 )
 
 // The runbook's Kubernetes commands are run with the real kubectl against a
@@ -45,30 +47,25 @@ const (
 	fakePodIP     = "10.244.1.17"
 )
 
-// runbookBlock is one tagged fenced block of alerts/RUNBOOK.md ("```sh
-// runbook=kubernetes"); alerts/ checks the format, here only the commands
-// are read.
-type runbookBlock struct{ section, where, body string }
-
-var runbookFenceRE = regexp.MustCompile("(?s)```(\\w+) runbook=(\\w+)\n(.*?)```")
+// runbookCommand is one command line of alerts/RUNBOOK.md's blocks tagged
+// where it runs ("```sh runbook=kubernetes"); alerts/ checks the format,
+// here only the commands are read.
+type runbookCommand struct{ section, line string }
 
 // runbookCommands returns each command line of the blocks tagged where,
 // with the section it is in.
-func runbookCommands(t *testing.T, where string) []runbookBlock {
+func runbookCommands(t *testing.T, where string) []runbookCommand {
 	t.Helper()
 	b, err := os.ReadFile("../alerts/RUNBOOK.md")
 	require.NoError(t, err)
-	var out []runbookBlock
-	for _, part := range strings.Split("\n"+string(b), "\n## ")[1:] {
-		title, text, _ := strings.Cut(part, "\n")
-		for _, m := range runbookFenceRE.FindAllStringSubmatch(text, -1) {
-			if m[2] != where {
+	var out []runbookCommand
+	for _, s := range runbook.Parse(string(b)) {
+		for _, blk := range s.Blocks {
+			if blk.Where != where {
 				continue
 			}
-			for _, l := range strings.Split(m[3], "\n") {
-				if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-					out = append(out, runbookBlock{section: title, where: where, body: l})
-				}
+			for _, l := range runbook.Lines(blk.Body) {
+				out = append(out, runbookCommand{section: s.Title, line: l})
 			}
 		}
 	}
@@ -412,7 +409,7 @@ current-context: fake
 		"NAMESPACE="+fakeNamespace, "POD="+fakePodName, "INSTANCE="+fakePodIP+":9847")
 	forwardRE := regexp.MustCompile(`port-forward\s+\S+((?:\s+\d+:\d+)+)`)
 	for _, c := range runbookCommands(t, "kubernetes") {
-		line := firstCommand(c.body)
+		line := firstCommand(c.line)
 		require.True(t, strings.HasPrefix(line, "kubectl "), "%s: %q", c.section, line)
 		if strings.Contains(line, " delete ") {
 			line += " --dry-run=server"

@@ -42,7 +42,7 @@ func TestRunbookSystemdCommandsNameTheDeployedUnit(t *testing.T) {
 	}
 	journal := t.TempDir() // an empty journal
 	for _, c := range runbookCommands(t, "systemd") {
-		line := firstCommand(c.body)
+		line := firstCommand(c.line)
 		args := strings.Fields(line)
 		switch args[0] {
 		case "journalctl":

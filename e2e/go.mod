@@ -10,6 +10,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/prometheus v0.316.0
+	github.com/stoneforge/dispatch_exporter/alerts v0.0.0
 	github.com/stoneforge/dispatch_exporter/dashboards v0.0.0
 	github.com/stretchr/testify v1.12.1
 	go.yaml.in/yaml/v2 v2.4.4
@@ -117,3 +118,5 @@ require (
 )
 
 replace github.com/stoneforge/dispatch_exporter/dashboards => ../dashboards
+
+replace github.com/stoneforge/dispatch_exporter/alerts => ../alerts

@@ -10,7 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stoneforge/dispatch_exporter/alerts/runbook"
 )
 
 // The runbook's commands "on localhost" (curl) and for a bare process
@@ -35,39 +37,23 @@ type runbookCommand struct {
 	confirm              bool // in the section's "Confirm the fix." part
 }
 
-var runbookFenceRE = regexp.MustCompile("(?s)```(\\w+) runbook=(\\w+)\n(.*?)```")
-
 func runbookCommands(t *testing.T, wheres ...string) []runbookCommand {
 	t.Helper()
 	b, err := os.ReadFile("../alerts/RUNBOOK.md")
 	require.NoError(t, err)
 	var out []runbookCommand
-	for _, part := range strings.Split("\n"+string(b), "\n## ")[1:] {
-		title, text, _ := strings.Cut(part, "\n")
-		confirmAt := strings.Index(text, "**Confirm the fix.**")
-		for _, m := range runbookFenceRE.FindAllStringSubmatchIndex(text, -1) {
-			where := text[m[4]:m[5]]
-			if !contains(wheres, where) {
+	for _, s := range runbook.Parse(string(b)) {
+		for _, blk := range s.Blocks {
+			if !slices.Contains(wheres, blk.Where) {
 				continue
 			}
-			for _, l := range strings.Split(text[m[6]:m[7]], "\n") {
-				if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-					out = append(out, runbookCommand{section: title, where: where, line: l, confirm: confirmAt >= 0 && m[0] > confirmAt})
-				}
+			for _, l := range runbook.Lines(blk.Body) {
+				out = append(out, runbookCommand{section: s.Title, where: blk.Where, line: l, confirm: blk.Confirm})
 			}
 		}
 	}
 	require.NotEmpty(t, out, "no runbook=%v command in RUNBOOK.md", wheres)
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // smithyStandIn serves smithy's two endpoints the runbook uses, from the
