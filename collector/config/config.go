@@ -124,19 +124,22 @@ func ParseConfig(b []byte) (*Config, error) {
 }
 
 func parseConfig(b []byte) (*Config, error) {
+	// One YAML tree, read once, serves the size check and the errors'
+	// positions.
+	tree := parseTree(b)
 	// The size limit bounds what a config costs only as expanded: an
 	// alias decodes to a copy of what it names.
-	if n := expandedSize(b, MaxFileBytes); n > MaxFileBytes {
+	if n := expandedSize(tree, MaxFileBytes); n > MaxFileBytes {
 		return nil, fmt.Errorf("YAML aliases expand it past %d bytes: %w", MaxFileBytes, ErrTooLarge)
 	}
+	doc := nodesOf(tree)
 	var cfg Config
 	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
-		return nil, explainYAMLError(b, err)
+		return nil, explainYAMLError(doc, err)
 	}
 	if len(cfg.Targets) == 0 {
 		return nil, errors.New("no targets: list at least one under targets")
 	}
-	doc := parseNodes(b)
 	seen := map[string]bool{}
 	for i, t := range cfg.Targets {
 		if err := t.validate(); err != nil {

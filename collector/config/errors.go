@@ -19,10 +19,20 @@ type configNodes struct {
 	targets []*yamlv3.Node // the mapping of each item under targets
 }
 
-// parseNodes reads b's tree; on any trouble it knows no positions.
-func parseNodes(b []byte) configNodes {
+// parseTree reads b's YAML tree, aliases unexpanded; nil when b does not
+// parse (the decoder then says why).
+func parseTree(b []byte) *yamlv3.Node {
 	var doc yamlv3.Node
-	if err := yamlv3.Unmarshal(b, &doc); err != nil || len(doc.Content) == 0 {
+	if err := yamlv3.Unmarshal(b, &doc); err != nil {
+		return nil
+	}
+	return &doc
+}
+
+// nodesOf finds the top-level keys and the targets in a document's tree;
+// without a tree (nil) it knows no positions.
+func nodesOf(doc *yamlv3.Node) configNodes {
+	if doc == nil || len(doc.Content) == 0 {
 		return configNodes{}
 	}
 	root := doc.Content[0]
@@ -134,9 +144,9 @@ func yamlKind(tag string) string {
 }
 
 // explainYAMLError turns a yaml.v2 decoding error into one line that says
-// where (line, target, field) and what, without Go type names.
-func explainYAMLError(b []byte, err error) error {
-	doc := parseNodes(b)
+// where (line, target, field, found in doc) and what, without Go type
+// names.
+func explainYAMLError(doc configNodes, err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		msgs := make([]string, 0, len(te.Errors))
@@ -195,15 +205,14 @@ func (c configNodes) explainTypeError(e string) string {
 	return where + what
 }
 
-// expandedSize is about how many bytes b's YAML amounts to with every
-// alias replaced by the node it names (a scalar's value and one byte a
-// node), at most limit+1: without aliases it is at most b's length, with
-// them it can be millions of times that (one anchored block of a thousand
-// headers, named by a thousand targets, is a million). 0 when b does not
-// parse (the decoder then says why).
-func expandedSize(b []byte, limit int64) int64 {
-	var doc yamlv3.Node
-	if err := yamlv3.Unmarshal(b, &doc); err != nil {
+// expandedSize is about how many bytes a document's tree amounts to with
+// every alias replaced by the node it names (a scalar's value and one byte
+// a node), at most limit+1: without aliases it is at most the file's
+// length, with them it can be millions of times that (one anchored block
+// of a thousand headers, named by a thousand targets, is a million). 0
+// without a tree (nil: the file does not parse, and the decoder says why).
+func expandedSize(doc *yamlv3.Node, limit int64) int64 {
+	if doc == nil {
 		return 0
 	}
 	memo := map[*yamlv3.Node]int64{}
@@ -229,5 +238,5 @@ func expandedSize(b []byte, limit int64) int64 {
 		memo[n] = s
 		return s
 	}
-	return size(&doc)
+	return size(doc)
 }

@@ -142,13 +142,15 @@ func Scrub(text string, secrets []string) string {
 	return RedactText(text)
 }
 
-// scrubbedError shows its error's text scrubbed of secrets (Scrub).
+// scrubbedError shows its error's text scrubbed of secrets (Scrub), done
+// once when it is made: the text is read on every log line, landing page
+// and probe that shows the failure, and the error never changes.
 type scrubbedError struct {
-	err     error
-	secrets []string
+	err  error
+	text string
 }
 
-func (e scrubbedError) Error() string { return Scrub(e.err.Error(), e.secrets) }
+func (e scrubbedError) Error() string { return e.text }
 
 func (e scrubbedError) Unwrap() error { return e.err }
 
@@ -160,5 +162,5 @@ func ScrubError(err error, secrets []string) error {
 	if err == nil {
 		return nil
 	}
-	return scrubbedError{err, secrets}
+	return scrubbedError{err, Scrub(err.Error(), secrets)}
 }

@@ -92,7 +92,7 @@ func TestAbsurdFieldsShowAlikeInEveryOutput(t *testing.T) {
 				}
 				implausible := familytest.ValueOf(t, v, "dispatch_status_request_failures_total{reason=implausible}")
 				if c.field != "" {
-					assert.Equal(t, 0.0, v["dispatch_up"])
+					assert.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_up"))
 					assert.Equal(t, float64(2*i-1), implausible, "each request counted: this scrape's and each liveness probe's before it")
 					assert.Equal(t, dispatch.StateDown, st.State)
 					assert.Contains(t, st.Reason, c.field, "the landing page names the field")
@@ -145,7 +145,7 @@ func TestComputedAtSteppingAwayFromItsStampsIsNoWedge(t *testing.T) {
 		v := familytest.Values(t, p)
 		require.Equal(t, 0.0, familytest.ValueOf(t, v, "dispatch_poll_stale"), "at %ds", s)
 		require.False(t, l.Restart, "at %ds: %s", s, l.Reason)
-		if v["dispatch_up"] == 0 {
+		if familytest.ValueOf(t, v, "dispatch_up") == 0 {
 			refused++
 			assert.Equal(t, dispatch.StateDown, p.State().State)
 			assert.Contains(t, p.State().Reason, "health.computedAt")

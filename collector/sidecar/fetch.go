@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,8 +94,8 @@ func (e *FetchError) connectionLost() bool {
 
 // fetchStatus GETs a status document and decodes it. Every failure is a
 // *FetchError naming its reason, scrubbed of the URL's secrets (RedactURL),
-// of secrets (the target config's, TargetSecrets) and of every credential
-// header the request sent (HeaderSecrets): these errors, and the excerpt
+// of secrets (the target config's and its URL's, TargetSecrets) and of
+// every credential header the request sent (HeaderSecrets): these errors, and the excerpt
 // of a body that may echo the request, reach logs, the landing page and
 // probe bodies.
 //
@@ -119,7 +120,7 @@ func fetchStatus(ctx context.Context, client *http.Client, url string, secrets [
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &FetchError{ReasonHTTPStatus, fmt.Errorf("target answered HTTP %s: %s", resp.Status,
-			excerpt(body, trace.allSecrets(url)))}
+			excerpt(body, trace.allSecrets()))}
 	}
 	if int64(len(body)) > maxBody {
 		return nil, &FetchError{ReasonTooLarge, fmt.Errorf("status body exceeds the %d-byte cap", maxBody)}
@@ -137,7 +138,7 @@ type requestTrace struct {
 	// one is an unreachable daemon (packets dropped, a partition), not a
 	// hung one.
 	connected atomic.Bool
-	// secrets are the target config's (TargetSecrets).
+	// secrets are the target config's and its URL's (TargetSecrets).
 	secrets []string
 
 	mu   sync.Mutex
@@ -176,10 +177,10 @@ func (tr *requestTrace) clientTrace() *httptrace.ClientTrace {
 	}
 }
 
-// allSecrets is every secret the request carried: its URL's, the
-// config's and the credential headers it wrote.
-func (tr *requestTrace) allSecrets(url string) []string {
-	out := append(config.URLSecrets(url), tr.secrets...)
+// allSecrets is every secret the request carried: the config's and its
+// URL's, and the credential headers it wrote.
+func (tr *requestTrace) allSecrets() []string {
+	out := slices.Clone(tr.secrets)
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	for _, v := range tr.sent {
@@ -196,7 +197,7 @@ func (tr *requestTrace) scrub(err error) error {
 	if len(tr.secrets) == 0 && sent == 0 {
 		return err
 	}
-	return config.ScrubError(err, tr.allSecrets(""))
+	return config.ScrubError(err, tr.allSecrets())
 }
 
 // credentialHeader reports whether a header the request wrote may carry a

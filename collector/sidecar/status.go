@@ -171,6 +171,11 @@ func NewTarget(opts TargetOptions) *Target {
 	if opts.shared == nil {
 		opts.shared = newTargetDescs()
 	}
+	// The URL's secrets, listed once here rather than on each failed
+	// request (config.TargetSecrets has them already: each kept once).
+	secrets := append(config.URLSecrets(opts.URL), opts.Secrets...)
+	slices.Sort(secrets)
+	opts.Secrets = slices.Compact(secrets)
 	logger := log.With(opts.Logger, "target", opts.Name, "url", config.RedactURL(opts.URL))
 	t := &Target{
 		opts:   opts,

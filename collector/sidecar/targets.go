@@ -222,33 +222,41 @@ const landingProbes = 16
 
 // FreshStates is States for a person reading the landing page: each target
 // whose latest decision is older than maxAge (or that was never read) is
-// read first, up to landingProbes at a time, within ctx; a read that ctx
-// cuts short shows what it decided on the request still in flight. The
-// page then shows the daemon as it is, not UNKNOWN until a scrape comes.
+// read first, by up to landingProbes goroutines at a time, within ctx; a
+// read that ctx cuts short shows what it decided on the request still in
+// flight, and a target not reached by then its latest decision. The page
+// then shows the daemon as it is, not UNKNOWN until a scrape comes.
 func (s *Targets) FreshStates(ctx context.Context, maxAge time.Duration) []family.LoopState {
 	s.mu.RLock()
 	list := s.list
 	s.mu.RUnlock()
 	out := make([]family.LoopState, len(list))
-	sem := make(chan struct{}, landingProbes)
-	var wg sync.WaitGroup
+	var unread []int
 	now := s.now()
 	for i, t := range list {
 		out[i] = t.State()
-		if !out[i].ObservedAt.IsZero() && now.Sub(out[i].ObservedAt) <= maxAge {
-			continue
+		if out[i].ObservedAt.IsZero() || now.Sub(out[i].ObservedAt) > maxAge {
+			unread = append(unread, i)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-				out[i] = t.Probe(ctx).State()
-			case <-ctx.Done():
-			}
-		}()
 	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(landingProbes, len(unread)) {
+		wg.Go(func() {
+			for i := range next {
+				out[i] = list[i].Probe(ctx).State()
+			}
+		})
+	}
+feed:
+	for _, i := range unread {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
 	wg.Wait()
 	return out
 }
