@@ -65,7 +65,8 @@ func BenchmarkScale1000Targets(b *testing.B) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 	probe := func(i int) (time.Duration, error) {
 		start := time.Now()
-		resp, err := client.Get(fmt.Sprintf("%s/probe?target=t%d", base, i))
+		// As Prometheus 3 scrapes, with the default 10s scrape timeout.
+		resp, err := client.Do(scrapeRequest(fmt.Sprintf("%s/probe?target=t%d", base, i), 10*time.Second))
 		if err != nil {
 			return 0, err
 		}
