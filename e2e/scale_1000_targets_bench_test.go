@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,13 +81,9 @@ func BenchmarkScale1000Targets(b *testing.B) {
 		}
 		return time.Since(start), nil
 	}
-	goroutines := func() float64 {
-		v, _ := strconv.ParseFloat(metricValue(b, base+"/metrics", "go_goroutines"), 64)
-		return v
-	}
+	goroutines := func() float64 { return metricNumber(b, scrape(b, base+"/metrics"), "go_goroutines") }
 	heap := func() float64 {
-		v, _ := strconv.ParseFloat(metricValue(b, base+"/metrics", "go_memstats_heap_inuse_bytes"), 64)
-		return v / (1 << 20)
+		return metricNumber(b, scrape(b, base+"/metrics"), "go_memstats_heap_inuse_bytes") / (1 << 20)
 	}
 	stat, _ := os.Stat(bin)
 	idleRSS := procStatusKiB(b, pid, "VmRSS") / 1024
