@@ -302,16 +302,7 @@ func load(b testing.TB, urls []string, d time.Duration) []time.Duration {
 			var mine []time.Duration
 			for time.Now().Before(deadline) {
 				start := time.Now()
-				req, err := http.NewRequest(http.MethodGet, url, nil)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				// What Prometheus 3 sends with its default scrape protocols
-				// and a 10s scrape timeout.
-				req.Header.Set("Accept", prometheusAccept)
-				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
-				resp, err := client.Do(req)
+				resp, err := client.Do(scrapeRequest(url, 10*time.Second))
 				if err != nil {
 					b.Error(err)
 					return
@@ -333,13 +324,24 @@ func load(b testing.TB, urls []string, d time.Duration) []time.Duration {
 	return all
 }
 
+// scrapeRequest is a GET of url as Prometheus 3 sends it, with its
+// default scrape protocols and the given scrape timeout; Go's transport
+// asks for gzip, as Prometheus does.
+func scrapeRequest(url string, timeout time.Duration) *http.Request {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		panic(err) // the benchmarks' own URLs
+	}
+	req.Header.Set("Accept", prometheusAccept)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64))
+	return req
+}
+
 // timedScrape GETs url as Prometheus would with the given scrape timeout.
 func timedScrape(url string, timeout time.Duration) (time.Duration, string, string) {
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64))
 	client := &http.Client{Timeout: 3 * timeout}
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := client.Do(scrapeRequest(url, timeout))
 	if err != nil {
 		return time.Since(start), "nothing", fmt.Sprintf("no answer (client gave up after %s)", 3*timeout)
 	}

@@ -147,13 +147,13 @@ type daemon struct {
 	// lastRefused is when a request was last refused.
 	lastRefused time.Time
 	// usableAt lists when the daemon answered with its health;
-	// lastUnusable is when it last answered without (401, 500, HTML, no
-	// health: a fault period).
+	// unusableAt, when it answered without (401, 500, HTML, no health: a
+	// fault period).
 	usableAt []time.Time
 	// usableRunning: that answer showed the loop running or a cycle in
 	// flight (a start-up's "running, no cycle yet" says running too).
 	usableRunning []bool
-	lastUnusable  time.Time
+	unusableAt    []time.Time
 	// seenFrom is when the daemon last became visible: a request would
 	// be accepted and either hang or get the daemon's status (not be
 	// refused, not get 503 "starting"); zero while it is not.
@@ -494,7 +494,7 @@ func (d *daemon) answer(req *http.Request, now time.Time, p *process) *http.Resp
 	}
 	noHealth := false
 	if d.fault {
-		d.lastUnusable = now
+		d.unusableAt = append(d.unusableAt, now)
 		switch d.req.IntN(6) {
 		case 0:
 			return respond(req, 401, `{"error":"unauthorized"}`)
@@ -506,9 +506,7 @@ func (d *daemon) answer(req *http.Request, now time.Time, p *process) *http.Resp
 			noHealth = true
 		}
 	}
-	if noHealth {
-		d.lastUnusable = now
-	} else {
+	if !noHealth { // a fault period's answer without health is listed above
 		d.usableAt, d.usableRunning = append(d.usableAt, now), append(d.usableRunning, p.running || !p.serving || p.inFlight)
 		if !p.started.IsZero() {
 			p.shownCycle = true

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -138,22 +139,19 @@ func wedgeStart(b testing.TB, demo string) time.Time {
 	return time.Unix(0, int64(secs*1e9))
 }
 
+// scrape is a GET of url's body, whatever its status.
 func scrape(b testing.TB, url string) string {
+	b.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var sb strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.Fatal(err)
 	}
-	return sb.String()
+	return string(body)
 }
 
 func metricValue(b testing.TB, url, series string) string { return metric(scrape(b, url), series) }

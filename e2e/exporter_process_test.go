@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,17 @@ func metric(body, series string) string {
 		}
 	}
 	return ""
+}
+
+// metricNumber is one series' value in an exposition; an absent series,
+// or one that is not a number, fails t (from any goroutine) rather than
+// reading as 0.
+func metricNumber(t testing.TB, body, series string) float64 {
+	v, err := strconv.ParseFloat(metric(body, series), 64)
+	if err != nil {
+		t.Errorf("%s: absent or not a number: %v", series, err)
+	}
+	return v
 }
 
 // proc is a process the test started; it is killed when the test ends.

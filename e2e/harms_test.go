@@ -261,10 +261,11 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 		if d.agesFromFirstSight(s.lastDone) || s.noCycle {
 			e = d.judgeable(s)
 		}
-		if d.lastUnusable.After(e) {
+		if d.lastUnusableBy(deadline).After(e) {
 			// Answers without the loop's state came once the hang could be
-			// judged: the evidence shows it from the first usable answer
-			// after them, and the page is owed from then.
+			// judged, before the page was owed: the evidence shows it from
+			// the first usable answer after them, and the page is owed from
+			// then. Such answers after the deadline excuse nothing.
 			if u, ok := d.firstUsable(e); ok {
 				deadline = later(deadline, u.Add(pageDeadline(d.threshold)-d.threshold))
 			}
@@ -334,9 +335,10 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 }
 
 // hidden: from from to to the daemon answered, but never with its loop's
-// state: no usable answer, and some answers without it.
+// state: no usable answer, and some answers without it (answers without
+// it before from or after to, all hangs between, hide nothing).
 func (d *daemon) hidden(from, to time.Time) bool {
-	if d.lastUnusable.Before(from) {
+	if d.lastUnusableBy(to).Before(from) {
 		return false
 	}
 	for _, at := range d.usableAt {
@@ -345,6 +347,17 @@ func (d *daemon) hidden(from, to time.Time) bool {
 		}
 	}
 	return true
+}
+
+// lastUnusableBy is when the daemon last answered without its loop's
+// state (in a fault period) at or before to; zero if it never did.
+func (d *daemon) lastUnusableBy(to time.Time) time.Time {
+	for i := len(d.unusableAt) - 1; i >= 0; i-- {
+		if !d.unusableAt[i].After(to) {
+			return d.unusableAt[i]
+		}
+	}
+	return time.Time{}
 }
 
 // startedUnseen: the last usable answer before from showed the loop

@@ -49,28 +49,21 @@ func BenchmarkHostileClients(b *testing.B) {
 
 // exporterProc is the exporter binary running on a loopback address.
 type exporterProc struct {
+	*proc
 	addr string
-	cmd  *exec.Cmd
-	log  string // its stderr's file
 }
 
 // startHostile runs bin with args on a free loopback address, under an
 // open file limit of nofile when it is not 0, until the benchmark ends.
 func startHostile(b *testing.B, bin string, nofile int, args ...string) *exporterProc {
 	b.Helper()
-	p := &exporterProc{addr: freeAddr(b), log: filepath.Join(b.TempDir(), "stderr.log")}
-	args = append(args, "--web.listen-address="+p.addr)
+	addr := freeAddr(b)
+	args = append(args, "--web.listen-address="+addr)
 	if nofile > 0 {
 		args = append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile), bin}, args...)
-		p.cmd = exec.Command("sh", args...)
-	} else {
-		p.cmd = exec.Command(bin, args...)
+		bin = "sh"
 	}
-	logFile, err := os.Create(p.log)
-	require.NoError(b, err)
-	p.cmd.Stderr = logFile
-	require.NoError(b, p.cmd.Start())
-	b.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait(); _ = logFile.Close() })
+	p := &exporterProc{proc: startProc(b, "dispatch_exporter", bin, args...), addr: addr}
 	require.Eventually(b, func() bool { return p.get("/-/healthy", time.Second) == 200 }, 10*time.Second, 10*time.Millisecond)
 	return p
 }
@@ -91,15 +84,7 @@ func (p *exporterProc) get(path string, timeout time.Duration) int {
 }
 
 // body is a GET of path's body.
-func (p *exporterProc) body(b *testing.B, path string) string {
-	b.Helper()
-	resp, err := http.Get(p.url(path))
-	require.NoError(b, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(b, err)
-	return string(body)
-}
+func (p *exporterProc) body(b *testing.B, path string) string { return scrape(b, p.url(path)) }
 
 // heapAfterGC is the exporter's heap in bytes after a collection (pprof's
 // heap profile with gc=1 runs one).

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,7 +64,8 @@ func BenchmarkScale1000Targets(b *testing.B) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 	probe := func(i int) (time.Duration, error) {
 		start := time.Now()
-		resp, err := client.Get(fmt.Sprintf("%s/probe?target=t%d", base, i))
+		// As Prometheus 3 scrapes, with the default 10s scrape timeout.
+		resp, err := client.Do(scrapeRequest(fmt.Sprintf("%s/probe?target=t%d", base, i), 10*time.Second))
 		if err != nil {
 			return 0, err
 		}
@@ -81,13 +81,9 @@ func BenchmarkScale1000Targets(b *testing.B) {
 		}
 		return time.Since(start), nil
 	}
-	goroutines := func() float64 {
-		v, _ := strconv.ParseFloat(metricValue(b, base+"/metrics", "go_goroutines"), 64)
-		return v
-	}
+	goroutines := func() float64 { return metricNumber(b, scrape(b, base+"/metrics"), "go_goroutines") }
 	heap := func() float64 {
-		v, _ := strconv.ParseFloat(metricValue(b, base+"/metrics", "go_memstats_heap_inuse_bytes"), 64)
-		return v / (1 << 20)
+		return metricNumber(b, scrape(b, base+"/metrics"), "go_memstats_heap_inuse_bytes") / (1 << 20)
 	}
 	stat, _ := os.Stat(bin)
 	idleRSS := procStatusKiB(b, pid, "VmRSS") / 1024

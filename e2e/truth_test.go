@@ -226,7 +226,7 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 			e = later(e, u.Add(d.threshold))
 		}
 	}
-	if d.lastUnusable.After(e) {
+	if d.lastUnusableBy(now).After(e) {
 		// Answers without the loop's state came once the hang could be
 		// judged: the evidence shows it from the first usable answer after
 		// them, and a restart is owed from then.
