@@ -128,8 +128,10 @@ type daemon struct {
 	slowStarts bool
 	// poisonUntil: processes spawned before it wedge their first cycle.
 	poisonUntil time.Time
-	// steppedAt is when the daemon's clock last stepped.
-	steppedAt time.Time
+	// steppedAt is every time the daemon's clock stepped, in order: a
+	// check judging a moment reads the last one by then (lastStepBy), not
+	// a step that came after it.
+	steppedAt []time.Time
 	// inverted lists the starts of wedged cycles stamped before the last
 	// completion (a clock stepped back between them).
 	inverted []time.Time
@@ -321,7 +323,7 @@ func (d *daemon) events(now time.Time, step time.Duration) {
 		}
 		d.skew += step
 		d.log.add(d.name, "the daemon's clock steps by %s", step)
-		d.steppedAt = now
+		d.steppedAt = append(d.steppedAt, now)
 	}
 	if !p.serving || p.blocked {
 		return // nothing but a kill reaches a blocked process or one starting up
@@ -563,15 +565,17 @@ func (d *daemon) body(now time.Time, p *process, noHealth bool) string {
 //
 // The exporter notices a step at the first usable answer after it; a
 // completion it first saw no later than that answer is taken for one
-// stamped before the step.
-func (d *daemon) agesFromFirstSight(lastDone time.Time) bool {
+// stamped before the step. Only steps by the moment judged count: one
+// that came later excuses nothing before it.
+func (d *daemon) agesFromFirstSight(lastDone, by time.Time) bool {
 	if d.computedAt == computedNever {
 		return true
 	}
-	if d.steppedAt.IsZero() {
+	step := lastTimeBy(d.steppedAt, by)
+	if step.IsZero() {
 		return false
 	}
-	noticed, ok := d.firstUsable(d.steppedAt)
+	noticed, ok := d.firstUsable(step)
 	if !ok {
 		return true
 	}

@@ -225,7 +225,7 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 			// began while the daemon hung and was answered once it recovered
 			// resolves the page up to a scrape timeout before the recovery.
 			s := tr.spanAt(times[j])
-			if s != nil && (d.agesFromFirstSight(s.lastDone) || s.noCycle) && !times[j].After(d.judgeable(*s).Add(scrapeInterval)) {
+			if s != nil && (d.agesFromFirstSight(s.lastDone, times[j]) || s.noCycle) && !times[j].After(d.judgeable(*s).Add(scrapeInterval)) {
 				// The stamps age from when the exporter first saw them: this
 				// hang could not show yet (a new process's first cycle, say,
 				// right after the last one's page).
@@ -245,7 +245,10 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 	// Missed or late pages, per hang.
 	for _, s := range tr.hangs {
 		deadline := s.seen.Add(pageDeadline(d.threshold))
-		if d.agesFromFirstSight(s.lastDone) || s.noCycle {
+		// Steps of the daemon's clock by the time the page was owed: a
+		// later one changes nothing the exporter could show before it.
+		ages := d.agesFromFirstSight(s.lastDone, deadline) || s.noCycle
+		if ages {
 			// The hang's stamps age from when the exporter first saw them.
 			if u, ok := d.firstUsable(s.seen); ok {
 				deadline = later(deadline, u.Add(pageDeadline(d.threshold)))
@@ -258,7 +261,7 @@ func countHarms(t *tally, in *instance, times []time.Time, fired []map[string]bo
 			deadline = later(deadline, s.idleBlock.Add(pageDeadline(d.threshold)))
 		}
 		e := s.from
-		if d.agesFromFirstSight(s.lastDone) || s.noCycle {
+		if ages {
 			e = d.judgeable(s)
 		}
 		if d.lastUnusableBy(deadline).After(e) {
@@ -351,10 +354,13 @@ func (d *daemon) hidden(from, to time.Time) bool {
 
 // lastUnusableBy is when the daemon last answered without its loop's
 // state (in a fault period) at or before to; zero if it never did.
-func (d *daemon) lastUnusableBy(to time.Time) time.Time {
-	for i := len(d.unusableAt) - 1; i >= 0; i-- {
-		if !d.unusableAt[i].After(to) {
-			return d.unusableAt[i]
+func (d *daemon) lastUnusableBy(to time.Time) time.Time { return lastTimeBy(d.unusableAt, to) }
+
+// lastTimeBy is the last of times (in order) at or before to; zero if none.
+func lastTimeBy(times []time.Time, to time.Time) time.Time {
+	for i := len(times) - 1; i >= 0; i-- {
+		if !times[i].After(to) {
+			return times[i]
 		}
 	}
 	return time.Time{}

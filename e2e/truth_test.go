@@ -211,7 +211,7 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 	// start-up answers nothing usable), or after its startupProbe window.
 	act := k.failureThreshold*k.period + 2*k.period + k.timeout + scrapeSlack
 	deadline := later(later(p.ref, p.usable).Add(d.threshold+act), p.spawn.Add(k.startupWindow+act))
-	if d.agesFromFirstSight(d.episode) {
+	if d.agesFromFirstSight(d.episode, now) {
 		// Without computedAt, a timestamp ages from when it was first
 		// seen: the hang's age runs from the first usable answer after it.
 		u, ok := d.firstUsable(p.ref)
@@ -221,7 +221,7 @@ func (t *truth) observe(d *daemon, now time.Time, enforce bool, k *kubeletConfig
 		deadline = later(deadline, u.Add(d.threshold+act))
 	}
 	e := later(p.ref, p.usable).Add(d.threshold)
-	if d.agesFromFirstSight(d.episode) {
+	if d.agesFromFirstSight(d.episode, now) {
 		if u, ok := d.firstUsable(p.ref); ok {
 			e = later(e, u.Add(d.threshold))
 		}
