@@ -284,8 +284,9 @@ func report(b testing.TB, sides []*side) {
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/1e3) }
 
 // prometheusAccept is Prometheus 3's Accept header for its default scrape
-// protocols.
-const prometheusAccept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+// protocols, as the pinned Prometheus sends it
+// (TestBenchmarksSendPrometheusAcceptHeader).
+const prometheusAccept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.7,application/openmetrics-text;version=0.0.1;q=0.6,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.3"
 
 // load runs one closed-loop client per URL for d, each with its own
 // keep-alive connection, as Prometheus scrapes; it returns every request's

@@ -13,8 +13,11 @@ import (
 	"github.com/stoneforge/dispatch_exporter/collector/sidecar"
 )
 
-// prometheus3Accept is the Accept header Prometheus 3 sends by default.
-const prometheus3Accept = "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+// prometheus3Accept is the Accept header Prometheus 3 sends by default
+// (the pinned v3.16, with UTF-8 names): e2e's prometheusAccept is the same
+// string, and TestBenchmarksSendPrometheusAcceptHeader checks both against
+// what the pinned Prometheus really sends.
+const prometheus3Accept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.7,application/openmetrics-text;version=0.0.1;q=0.6,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.3"
 
 // benchSidecar is a sidecar with one default target served by a local
 // server answering a real smithy sample, and a request for path carrying
